@@ -1,0 +1,169 @@
+//! notify: folds the shard results (and a stage failure, if a Catch routed
+//! one here) into the run summary, and sends it to the configured channels.
+//! A channel that refuses fails the step, so the execution fails and the
+//! failed-execution alarm fires: a notification is never silently lost.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::StepError;
+use crate::ids::DatasourceId;
+use crate::model::{ErrorInfo, RunInfo};
+use crate::ports::Notifier;
+use crate::steps::process_updates::{Outcome, OutcomeStatus, ProcessOutput};
+
+/// The `{"Error", "Cause"}` object a Step Functions Catch produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatesError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// One Map iteration's result: processed, or caught by the shard's Catch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ShardResult {
+    Processed(ProcessOutput),
+    Failed { shard: Vec<DatasourceId>, failure: StatesError },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyInput {
+    pub run: Option<RunInfo>,
+    #[serde(default)]
+    pub shards: Vec<ShardResult>,
+    /// Set when a stage failed as a whole (list-datasources, or the Map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<StatesError>,
+    /// The execution input, when list-datasources failed before `run` existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
+    /// The execution name, when `run` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every datasource was processed.
+    Ok,
+    /// Some datasources or shards failed; the others were processed.
+    Partial,
+    /// The run could not process anything.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFailure {
+    /// Which stage failed: `list-datasources`, `shard`, `detect-updates`…
+    pub stage: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub datasources: Vec<DatasourceId>,
+    pub error: ErrorInfo,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub datasources: usize,
+    pub changed: usize,
+    pub builds_queued: usize,
+    pub pending: usize,
+    pub errors: usize,
+}
+
+/// What a run did: the execution's output, the notification, the CLI's summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+    pub status: RunStatus,
+    pub totals: Totals,
+    pub datasources: Vec<Outcome>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<RunFailure>,
+    #[serde(default)]
+    pub notified: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// Every run.
+    Summary,
+    /// Builds were queued.
+    Build,
+    /// A datasource, shard or stage failed.
+    Failure,
+}
+
+/// What notifiers receive; each channel sends the events it subscribed to (`on`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub events: Vec<NotifyEvent>,
+    pub summary: RunSummary,
+}
+
+pub fn summarize(input: NotifyInput) -> RunSummary {
+    let mut datasources = Vec::new();
+    let mut failures = Vec::new();
+    let mut run = input.run;
+    for shard in input.shards {
+        match shard {
+            ShardResult::Processed(p) => {
+                run.get_or_insert(p.run);
+                datasources.extend(p.datasources);
+            }
+            ShardResult::Failed { shard, failure } => failures.push(RunFailure {
+                stage: "shard".into(),
+                datasources: shard,
+                error: ErrorInfo { name: failure.error, message: failure.cause },
+            }),
+        }
+    }
+    if let Some(failure) = input.failure {
+        failures.push(RunFailure {
+            stage: if run.is_none() { "list-datasources".into() } else { "map".into() },
+            datasources: vec![],
+            error: ErrorInfo { name: failure.error, message: failure.cause },
+        });
+    }
+    for o in &datasources {
+        if let Some(e) = &o.error {
+            failures.push(RunFailure { stage: "datasource".into(), datasources: vec![o.id.clone()], error: e.clone() });
+        }
+    }
+    let totals = Totals {
+        datasources: datasources.len() + failures.iter().filter(|f| f.stage == "shard").map(|f| f.datasources.len()).sum::<usize>(),
+        changed: datasources.iter().filter(|o| o.status == OutcomeStatus::Changed).count(),
+        builds_queued: datasources.iter().map(|o| o.builds.len()).sum(),
+        pending: datasources.iter().map(|o| o.pending.len()).sum(),
+        errors: failures.len(),
+    };
+    let processed_any = datasources.iter().any(|o| o.status != OutcomeStatus::Error);
+    let status = match (failures.is_empty(), processed_any) {
+        (true, _) => RunStatus::Ok,
+        (false, true) => RunStatus::Partial,
+        (false, false) => RunStatus::Failed,
+    };
+    RunSummary { run, status, totals, datasources, failures, notified: vec![] }
+}
+
+pub async fn notify(input: NotifyInput, notifier: &dyn Notifier) -> Result<RunSummary, StepError> {
+    let mut summary = summarize(input);
+    let mut events = vec![NotifyEvent::Summary];
+    if summary.totals.builds_queued > 0 {
+        events.push(NotifyEvent::Build);
+    }
+    if !summary.failures.is_empty() {
+        events.push(NotifyEvent::Failure);
+    }
+    let channels = notifier.channels();
+    if !channels.is_empty() {
+        notifier.send(&Notification { events, summary: summary.clone() }).await.map_err(StepError::Notify)?;
+    }
+    summary.notified = channels;
+    Ok(summary)
+}
