@@ -1,0 +1,451 @@
+//! Input and output processing: `InputPath`, `Parameters`/`ItemSelector`,
+//! `ResultSelector`, `ResultPath`, `OutputPath`, payload templates with `.$`
+//! fields, and the context object (`$$`).
+//!
+//! States Language: Input and Output Processing.
+
+use crate::error::{
+    DATA_LIMIT_BYTES, STATES_DATA_LIMIT_EXCEEDED, STATES_PARAMETER_PATH_FAILURE,
+    STATES_RESULT_PATH_MATCH_FAILURE, StatesError,
+};
+use crate::intrinsics;
+use crate::path::ReferencePath;
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
+
+/// A payload template (`Parameters`, `ItemSelector`, `ResultSelector`), parsed once.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Template {
+    Literal(Value),
+    Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
+    /// A `.$` field whose value is a path.
+    Path(ReferencePath),
+    /// A `.$` field whose value is an intrinsic call.
+    Intrinsic(String),
+}
+
+impl Template {
+    /// Parse a template; problems are reported as (relative pointer tokens, message).
+    pub(crate) fn parse(
+        value: &Value,
+        pointer: &str,
+        problems: &mut Vec<(String, String)>,
+    ) -> Template {
+        match value {
+            Value::Object(map) => {
+                let mut fields = Vec::with_capacity(map.len());
+                for (key, field) in map {
+                    let field_pointer = crate::validate::pointer_join(pointer, key);
+                    if let Some(name) = key.strip_suffix(".$") {
+                        let Some(expr) = field.as_str() else {
+                            problems.push((field_pointer, "the value of a `.$` field must be a string (a path or an intrinsic call)".to_string()));
+                            continue;
+                        };
+                        if intrinsics::is_intrinsic(expr) {
+                            fields.push((name.to_string(), Template::Intrinsic(expr.to_string())));
+                        } else {
+                            match ReferencePath::parse(expr) {
+                                Ok(path) => fields.push((name.to_string(), Template::Path(path))),
+                                Err(why) => problems.push((field_pointer, why)),
+                            }
+                        }
+                    } else {
+                        fields.push((
+                            key.clone(),
+                            Template::parse(field, &field_pointer, problems),
+                        ));
+                    }
+                }
+                if fields
+                    .iter()
+                    .all(|(_, t)| matches!(t, Template::Literal(_)))
+                    && fields.len() == map.len()
+                {
+                    Template::Literal(value.clone())
+                } else {
+                    Template::Object(fields)
+                }
+            }
+            Value::Array(items) => {
+                let parsed: Vec<Template> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| Template::parse(item, &format!("{pointer}/{i}"), problems))
+                    .collect();
+                if parsed.iter().all(|t| matches!(t, Template::Literal(_))) {
+                    Template::Literal(value.clone())
+                } else {
+                    Template::Array(parsed)
+                }
+            }
+            other => Template::Literal(other.clone()),
+        }
+    }
+
+    /// Build the payload for `input` (States Language: Input and Output Processing — Payload Template).
+    pub(crate) fn evaluate(
+        &self,
+        input: &Value,
+        context: &ContextObject<'_>,
+    ) -> Result<Value, StatesError> {
+        match self {
+            Template::Literal(value) => Ok(value.clone()),
+            Template::Object(fields) => {
+                let mut out = Map::with_capacity(fields.len());
+                for (key, template) in fields {
+                    out.insert(key.clone(), template.evaluate(input, context)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.evaluate(input, context))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+            Template::Path(path) => {
+                let root = if path.is_context() {
+                    context.value()
+                } else {
+                    input
+                };
+                path.resolve(root).cloned().ok_or_else(|| {
+                    StatesError::new(
+                        STATES_PARAMETER_PATH_FAILURE,
+                        format!(
+                            "The JSONPath '{path}' could not be found in the {}",
+                            if path.is_context() {
+                                "context object"
+                            } else {
+                                "input"
+                            }
+                        ),
+                    )
+                })
+            }
+            Template::Intrinsic(expression) => {
+                intrinsics::evaluate(expression, input, context.value())
+            }
+        }
+    }
+}
+
+/// Facts about the running execution, shared by every state.
+#[derive(Debug)]
+pub(crate) struct ExecutionInfo {
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+    pub start_time: Timestamp,
+    pub state_machine_id: String,
+    pub state_machine_name: String,
+}
+
+/// The context object of one state (`$$`), built lazily on first use.
+#[derive(Debug)]
+pub(crate) struct ContextObject<'a> {
+    pub execution: &'a ExecutionInfo,
+    pub state_name: &'a str,
+    pub entered_time: Timestamp,
+    pub retry_count: u32,
+    /// `$$.Map.Item.Index` and `$$.Map.Item.Value` while evaluating an ItemSelector.
+    pub map_item: Option<(usize, &'a Value)>,
+    built: OnceLock<Value>,
+}
+
+impl<'a> ContextObject<'a> {
+    pub(crate) fn new(
+        execution: &'a ExecutionInfo,
+        state_name: &'a str,
+        entered_time: Timestamp,
+        retry_count: u32,
+    ) -> Self {
+        ContextObject {
+            execution,
+            state_name,
+            entered_time,
+            retry_count,
+            map_item: None,
+            built: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn with_map_item(mut self, index: usize, value: &'a Value) -> Self {
+        self.map_item = Some((index, value));
+        self.built = OnceLock::new();
+        self
+    }
+
+    /// The context object as JSON (States Language: Context Object).
+    pub(crate) fn value(&self) -> &Value {
+        self.built.get_or_init(|| {
+            let e = self.execution;
+            let mut ctx = json!({
+                "Execution": {
+                    "Id": e.id,
+                    "Input": e.input,
+                    "Name": e.name,
+                    "StartTime": e.start_time.to_string(),
+                    "RedriveCount": 0,
+                },
+                "State": {
+                    "Name": self.state_name,
+                    "EnteredTime": self.entered_time.to_string(),
+                    "RetryCount": self.retry_count,
+                },
+                "StateMachine": {
+                    "Id": e.state_machine_id,
+                    "Name": e.state_machine_name,
+                },
+            });
+            if let (Some((index, value)), Value::Object(map)) = (self.map_item, &mut ctx) {
+                map.insert(
+                    "Map".to_string(),
+                    json!({"Item": {"Index": index, "Value": value}}),
+                );
+            }
+            ctx
+        })
+    }
+}
+
+/// Resolve a `Path` field (InputPath, OutputPath, ItemsPath, Variable…): `None` is `null`.
+pub(crate) fn select(
+    path: Option<&ReferencePath>,
+    field: &str,
+    input: &Value,
+    context: &ContextObject<'_>,
+) -> Result<Value, StatesError> {
+    let Some(path) = path else {
+        return Ok(Value::Object(Map::new()));
+    };
+    if path.is_root() {
+        return Ok(input.clone());
+    }
+    let root = if path.is_context() {
+        context.value()
+    } else {
+        input
+    };
+    path.resolve(root).cloned().ok_or_else(|| {
+        StatesError::runtime(format!(
+            "Invalid path '{path}' in {field}: no value at that path in the {}",
+            if path.is_context() {
+                "context object"
+            } else {
+                "state's data"
+            }
+        ))
+    })
+}
+
+/// Apply `ResultPath` (States Language: Input and Output Processing — ResultPath).
+/// `None` is `ResultPath: null` (keep the input, drop the result).
+pub(crate) fn merge_result(
+    result_path: Option<&ReferencePath>,
+    input: Value,
+    result: Value,
+) -> Result<Value, StatesError> {
+    let Some(path) = result_path else {
+        return Ok(input);
+    };
+    if path.is_root() {
+        return Ok(result);
+    }
+    let mut output = input;
+    path.set(&mut output, result).map_err(|why| {
+        StatesError::new(
+            STATES_RESULT_PATH_MATCH_FAILURE,
+            format!("Unable to apply ResultPath '{path}' to the state's input: {why}"),
+        )
+    })?;
+    Ok(output)
+}
+
+/// Fail with `States.DataLimitExceeded` when `value` serializes to more than 256 KiB.
+pub(crate) fn check_size(value: &Value, what: &str, state: &str) -> Result<(), StatesError> {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing into a counter cannot fail for a serde_json::Value.
+    let _ = serde_json::to_writer(&mut counter, value);
+    if counter.0 > DATA_LIMIT_BYTES {
+        return Err(StatesError::new(
+            STATES_DATA_LIMIT_EXCEEDED,
+            format!(
+                "The {what} of state '{state}' is {} bytes, over the limit of {DATA_LIMIT_BYTES} bytes",
+                counter.0
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An [`ExecutionInfo`] for unit tests.
+#[cfg(test)]
+pub(crate) fn test_info() -> ExecutionInfo {
+    ExecutionInfo {
+        id: "arn:exec".into(),
+        name: "run-1".into(),
+        input: json!({"orig": true}),
+        start_time: Timestamp::UNIX_EPOCH,
+        state_machine_id: "arn:sm".into(),
+        state_machine_name: "sm".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info() -> ExecutionInfo {
+        ExecutionInfo {
+            id: "arn:exec".into(),
+            name: "run-1".into(),
+            input: json!({"orig": true}),
+            start_time: Timestamp::UNIX_EPOCH,
+            state_machine_id: "arn:sm".into(),
+            state_machine_name: "sm".into(),
+        }
+    }
+
+    fn template(v: Value) -> Template {
+        let mut problems = Vec::new();
+        let t = Template::parse(&v, "/Parameters", &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        t
+    }
+
+    // States Language: Input and Output Processing — Payload Template (`.$` fields, nested objects and arrays).
+    #[test]
+    fn payload_template_resolves_paths_and_context() {
+        let info = info();
+        let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
+        let t = template(json!({
+            "flag": "literal",
+            "a.$": "$.x",
+            "nested": {"b.$": "$.y[1]", "list": [{"c.$": "$"}, 3]},
+            "name.$": "$$.Execution.Name",
+            "state.$": "$$.State.Name",
+            "orig.$": "$$.Execution.Input.orig",
+        }));
+        let out = t.evaluate(&json!({"x": 1, "y": [0, 2]}), &ctx).unwrap();
+        assert_eq!(
+            out,
+            json!({"flag": "literal", "a": 1, "nested": {"b": 2, "list": [{"c": {"x": 1, "y": [0, 2]}}, 3]},
+                   "name": "run-1", "state": "S", "orig": true})
+        );
+    }
+
+    // States Language: Errors — States.ParameterPathFailure.
+    #[test]
+    fn missing_parameter_path_fails() {
+        let info = info();
+        let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
+        let err = template(json!({"a.$": "$.nope"}))
+            .evaluate(&json!({}), &ctx)
+            .unwrap_err();
+        assert_eq!(err.error, "States.ParameterPathFailure");
+        let err = template(json!({"a.$": "$$.Task.Token"}))
+            .evaluate(&json!({}), &ctx)
+            .unwrap_err();
+        assert_eq!(err.error, "States.ParameterPathFailure");
+    }
+
+    #[test]
+    fn template_parse_problems() {
+        let mut problems = Vec::new();
+        Template::parse(
+            &json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$..e"}}),
+            "/P",
+            &mut problems,
+        );
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems[0].0, "/P/a.$");
+        assert_eq!(problems[2].0, "/P/c/d.$");
+    }
+
+    // States Language: Context Object — Map.Item inside ItemSelector.
+    #[test]
+    fn map_item_in_context() {
+        let info = info();
+        let item = json!("v");
+        let ctx = ContextObject::new(&info, "M", Timestamp::UNIX_EPOCH, 0).with_map_item(3, &item);
+        let t = template(
+            json!({"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "sm.$": "$$.StateMachine.Id"}),
+        );
+        assert_eq!(
+            t.evaluate(&json!({}), &ctx).unwrap(),
+            json!({"i": 3, "v": "v", "sm": "arn:sm"})
+        );
+    }
+
+    // States Language: Input and Output Processing — ResultPath null, `$`, nested.
+    #[test]
+    fn result_path_variants() {
+        let p = ReferencePath::parse("$.r").unwrap();
+        assert_eq!(
+            merge_result(None, json!({"a": 1}), json!(2)).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            merge_result(Some(&ReferencePath::root()), json!({"a": 1}), json!(2)).unwrap(),
+            json!(2)
+        );
+        assert_eq!(
+            merge_result(Some(&p), json!({"a": 1}), json!(2)).unwrap(),
+            json!({"a": 1, "r": 2})
+        );
+        let err = merge_result(Some(&p), json!("scalar"), json!(2)).unwrap_err();
+        assert_eq!(err.error, "States.ResultPathMatchFailure");
+    }
+
+    // States Language: Input and Output Processing — InputPath/OutputPath null gives `{}`; a missing path is States.Runtime.
+    #[test]
+    fn select_paths() {
+        let info = info();
+        let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
+        assert_eq!(
+            select(None, "InputPath", &json!({"a": 1}), &ctx).unwrap(),
+            json!({})
+        );
+        let a = ReferencePath::parse("$.a").unwrap();
+        assert_eq!(
+            select(Some(&a), "InputPath", &json!({"a": 1}), &ctx).unwrap(),
+            json!(1)
+        );
+        assert_eq!(
+            select(Some(&a), "InputPath", &json!({}), &ctx)
+                .unwrap_err()
+                .error,
+            "States.Runtime"
+        );
+    }
+
+    // Limits: state input/output over 256 KiB.
+    #[test]
+    fn data_limit() {
+        let big = Value::String("x".repeat(DATA_LIMIT_BYTES));
+        assert_eq!(
+            check_size(&big, "output", "S").unwrap_err().error,
+            "States.DataLimitExceeded"
+        );
+        assert!(
+            check_size(
+                &Value::String("x".repeat(DATA_LIMIT_BYTES - 2)),
+                "output",
+                "S"
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,330 @@
+//! State machines: the top-level [`StateMachine`] and the nested machines of
+//! Map item processors and Parallel branches, with the checks that span
+//! states (StartAt, transitions, reachability).
+//!
+//! States Language: Structure of a State Machine; Transitions.
+
+use crate::error::DefinitionError;
+use crate::states::{State, parse_state};
+use crate::validate::{MISSING, Obj, Problems, pointer_join};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+/// Where a machine sits, which decides the fields it may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MachineKind {
+    Root,
+    ItemProcessor,
+    Branch,
+}
+
+/// A set of states with a start state.
+#[derive(Debug, Clone)]
+pub(crate) struct Machine {
+    pub start_at: String,
+    pub states: Vec<(String, State)>,
+    index: HashMap<String, usize>,
+}
+
+impl Machine {
+    pub(crate) fn empty() -> Machine {
+        Machine {
+            start_at: String::new(),
+            states: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<(&str, &State)> {
+        let (n, s) = self.states.get(*self.index.get(name)?)?;
+        Some((n.as_str(), s))
+    }
+
+    pub(crate) fn collect_resources(&self, out: &mut Vec<String>) {
+        for (_, state) in &self.states {
+            state.collect_resources(out);
+        }
+    }
+}
+
+/// Targets named by a raw state object: `Next`, `Default`, `Choices[i].Next`, `Catch[i].Next`.
+fn raw_targets(state: &Value, ptr: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut push = |v: Option<&Value>, at: String| {
+        if let Some(Value::String(s)) = v {
+            out.push((s.clone(), at));
+        }
+    };
+    push(state.get("Next"), pointer_join(ptr, "Next"));
+    push(state.get("Default"), pointer_join(ptr, "Default"));
+    for list in ["Choices", "Catch"] {
+        if let Some(Value::Array(items)) = state.get(list) {
+            for (i, item) in items.iter().enumerate() {
+                let at = pointer_join(
+                    &pointer_join(&pointer_join(ptr, list), &i.to_string()),
+                    "Next",
+                );
+                push(item.get("Next"), at);
+            }
+        }
+    }
+    out
+}
+
+/// Parse a machine object (`{"StartAt", "States", …}`) found at `ptr`.
+pub(crate) fn parse_machine(
+    value: &Value,
+    ptr: &str,
+    p: &mut Problems,
+    kind: MachineKind,
+) -> Option<Machine> {
+    let Value::Object(map) = value else {
+        p.add(
+            ptr,
+            if kind == MachineKind::Root {
+                "definition must be a JSON object"
+            } else {
+                "must be a JSON object with `StartAt` and `States`"
+            },
+        );
+        return None;
+    };
+    let obj = Obj { map, ptr };
+    let fields: &[&str] = match kind {
+        MachineKind::Root => &[
+            "StartAt",
+            "States",
+            "Comment",
+            "Version",
+            "TimeoutSeconds",
+            "QueryLanguage",
+        ],
+        MachineKind::ItemProcessor => &["StartAt", "States", "Comment", "ProcessorConfig"],
+        MachineKind::Branch => &["StartAt", "States", "Comment"],
+    };
+    obj.allow(
+        p,
+        fields,
+        if kind == MachineKind::Root {
+            "a state machine"
+        } else {
+            "a nested state machine"
+        },
+    );
+    if kind == MachineKind::ItemProcessor
+        && let Some(config) = obj.get("ProcessorConfig")
+    {
+        let config_ptr = obj.at("ProcessorConfig");
+        match config {
+            Value::Object(cfg) => {
+                let c = Obj {
+                    map: cfg,
+                    ptr: &config_ptr,
+                };
+                c.allow(p, &["Mode", "ExecutionType"], "`ProcessorConfig`");
+                match c.opt_str(p, "Mode") {
+                    None | Some("INLINE") => {}
+                    Some("DISTRIBUTED") => p.add(
+                        c.at("Mode"),
+                        "the DISTRIBUTED Map mode is not supported; use INLINE",
+                    ),
+                    Some(other) => p.add(
+                        c.at("Mode"),
+                        format!("must be `INLINE` or `DISTRIBUTED`, not `{other}`"),
+                    ),
+                }
+            }
+            _ => p.add(config_ptr, "must be a JSON object"),
+        }
+    }
+    let start_at = obj.req_str(p, "StartAt");
+    let states_ptr = obj.at("States");
+    let raw_states = match obj.get("States") {
+        None => {
+            p.add(states_ptr.clone(), MISSING);
+            None
+        }
+        Some(Value::Object(states)) if !states.is_empty() => Some(states),
+        Some(_) => {
+            p.add(
+                states_ptr.clone(),
+                "must be a non-empty JSON object of states",
+            );
+            None
+        }
+    };
+    let mut machine = Machine::empty();
+    let raw_states = raw_states?;
+    let mut edges: HashMap<&str, Vec<String>> = HashMap::new();
+    for (name, raw) in raw_states {
+        let state_ptr = pointer_join(&states_ptr, name);
+        if name.is_empty() || name.chars().count() > 80 {
+            p.add(
+                state_ptr.clone(),
+                "a state name must be 1 to 80 characters long",
+            );
+        }
+        for (target, at) in raw_targets(raw, &state_ptr) {
+            if !raw_states.contains_key(&target) {
+                p.add(at, format!("refers to unknown state `{target}`"));
+            }
+            edges.entry(name.as_str()).or_default().push(target);
+        }
+        if let Some(state) = parse_state(raw, &state_ptr, p) {
+            machine.index.insert(name.clone(), machine.states.len());
+            machine.states.push((name.clone(), state));
+        }
+    }
+    if let Some(start) = start_at {
+        if raw_states.contains_key(start) {
+            // Reachability from StartAt (States Language: Transitions — every state must be reachable).
+            let mut seen: HashSet<&str> = HashSet::new();
+            let mut queue = VecDeque::from([start]);
+            while let Some(name) = queue.pop_front() {
+                if !seen.insert(name) {
+                    continue;
+                }
+                for target in edges.get(name).into_iter().flatten() {
+                    if raw_states.contains_key(target) && !seen.contains(target.as_str()) {
+                        queue.push_back(target);
+                    }
+                }
+            }
+            for name in raw_states.keys() {
+                if !seen.contains(name.as_str()) {
+                    p.add(
+                        pointer_join(&states_ptr, name),
+                        "state is unreachable from `StartAt`",
+                    );
+                }
+            }
+        } else {
+            p.add(
+                obj.at("StartAt"),
+                format!("refers to unknown state `{start}`"),
+            );
+        }
+        machine.start_at = start.to_string();
+    }
+    Some(machine)
+}
+
+/// Parse a whole definition; the top-level `TimeoutSeconds` comes back beside the machine.
+pub(crate) fn parse_root(value: &Value, p: &mut Problems) -> Option<(Machine, Option<u64>)> {
+    let machine = parse_machine(value, "", p, MachineKind::Root)?;
+    let map = value.as_object()?;
+    let obj = Obj { map, ptr: "" };
+    let timeout = obj.opt_uint(p, "TimeoutSeconds", 1);
+    if let Some(lang) = obj.get("QueryLanguage")
+        && lang != "JSONPath"
+    {
+        p.add(
+            obj.at("QueryLanguage"),
+            "only the JSONPath query language is supported",
+        );
+    }
+    let _ = obj.opt_str(p, "Comment");
+    let _ = obj.opt_str(p, "Version");
+    Some((machine, timeout))
+}
+
+/// A parsed and validated state machine, ready for [`crate::execute`].
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    pub(crate) root: Machine,
+    pub(crate) timeout_seconds: Option<u64>,
+}
+
+impl StateMachine {
+    /// Parse a definition given as JSON text. A text that is not JSON gives a
+    /// [`DefinitionError`] with line and column; otherwise see [`StateMachine::from_value`].
+    pub fn from_json_str(text: &str) -> Result<StateMachine, DefinitionError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| DefinitionError::from_json(&e))?;
+        Self::from_value(&value)
+    }
+
+    /// Parse and validate a definition; the error lists every problem found
+    /// (the same list [`crate::validate`] returns).
+    pub fn from_value(value: &Value) -> Result<StateMachine, DefinitionError> {
+        let mut problems = Problems::default();
+        let parsed = parse_root(value, &mut problems);
+        match parsed {
+            Some((root, timeout_seconds)) if problems.is_empty() => Ok(StateMachine {
+                root,
+                timeout_seconds,
+            }),
+            _ => {
+                if problems.is_empty() {
+                    problems.add("", "definition could not be parsed");
+                }
+                Err(DefinitionError::from_problems(problems.into_sorted()))
+            }
+        }
+    }
+
+    /// The name of the first state.
+    pub fn start_at(&self) -> &str {
+        &self.root.start_at
+    }
+
+    /// The names of the top-level states (in the order serde_json keeps object keys).
+    pub fn state_names(&self) -> impl Iterator<Item = &str> {
+        self.root.states.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The `Resource` of every Task, nested ones included, sorted and without duplicates.
+    pub fn task_resources(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.root.collect_resources(&mut out);
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The machine-wide `TimeoutSeconds`, if set.
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        self.timeout_seconds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // States Language: Transitions — states reached only through Catch or Choice are reachable.
+    #[test]
+    fn reachability_follows_catch_and_choice() {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "r", "Next": "C", "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}]},
+            "H": {"Type": "Fail"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "IsPresent": true, "Next": "D"}], "Default": "E"},
+            "D": {"Type": "Succeed"}, "E": {"Type": "Succeed"}}});
+        assert_eq!(crate::validate(&def), vec![]);
+        let m = StateMachine::from_value(&def).unwrap();
+        assert_eq!(
+            m.state_names().collect::<Vec<_>>(),
+            ["C", "D", "E", "H", "T"]
+        );
+        assert_eq!(m.task_resources(), ["r"]);
+    }
+
+    #[test]
+    fn distributed_map_and_jsonata_are_reported() {
+        let def = json!({"StartAt": "M", "QueryLanguage": "JSONata", "States": {"M": {"Type": "Map", "End": true, "Assign": {},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+        let got: Vec<String> = crate::validate(&def)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "/QueryLanguage: only the JSONPath query language is supported",
+                "/States/M/Assign: `Assign` (variables) is not supported yet",
+                "/States/M/ItemProcessor/ProcessorConfig/Mode: the DISTRIBUTED Map mode is not supported; use INLINE",
+            ]
+        );
+    }
+}

@@ -1,0 +1,265 @@
+//! Definition checking: the field helpers every state parser uses, and
+//! [`validate`], which reports every problem with its JSON pointer.
+//!
+//! Parsing and validating are one pass: the parsers in [`crate::states`] and
+//! [`crate::machine`] record each problem as they go and build the typed
+//! machine; a definition is accepted only if no problem was recorded.
+
+use crate::dataflow::Template;
+use crate::error::ValidationProblem;
+use crate::path::ReferencePath;
+use serde_json::{Map, Value};
+
+/// Append one RFC 6901 reference token to a pointer (escaping `~` and `/`).
+pub(crate) fn pointer_join(base: &str, token: &str) -> String {
+    let mut out = String::with_capacity(base.len() + token.len() + 1);
+    out.push_str(base);
+    out.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Collects problems while a definition is parsed.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    list: Vec<ValidationProblem>,
+}
+
+impl Problems {
+    pub(crate) fn add(&mut self, pointer: impl Into<String>, message: impl Into<String>) {
+        self.list.push(ValidationProblem::new(pointer, message));
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The problems sorted by pointer (stable, so one place keeps its order).
+    pub(crate) fn into_sorted(mut self) -> Vec<ValidationProblem> {
+        self.list.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+        self.list.dedup();
+        self.list
+    }
+}
+
+/// A JSON object being parsed, with its pointer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Obj<'v, 'p> {
+    pub map: &'v Map<String, Value>,
+    pub ptr: &'p str,
+}
+
+pub(crate) const MISSING: &str = "required field is missing";
+
+impl<'v> Obj<'v, '_> {
+    pub(crate) fn at(&self, key: &str) -> String {
+        pointer_join(self.ptr, key)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<&'v Value> {
+        self.map.get(key)
+    }
+
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.map.contains_key(key)
+    }
+
+    /// Report every field not in `allowed` (fields the next version will
+    /// support get their own message).
+    pub(crate) fn allow(&self, p: &mut Problems, allowed: &[&str], what: &str) {
+        for key in self.map.keys() {
+            if allowed.contains(&key.as_str()) {
+                continue;
+            }
+            let message = match key.as_str() {
+                "Assign" => "`Assign` (variables) is not supported yet".to_string(),
+                "Arguments" | "Output" => format!(
+                    "`{key}` belongs to the JSONata query language, which is not supported yet"
+                ),
+                "QueryLanguage" => "`QueryLanguage` is only allowed at the top level".to_string(),
+                "ItemReader"
+                | "ItemBatcher"
+                | "ResultWriter"
+                | "ToleratedFailurePercentage"
+                | "ToleratedFailurePercentagePath"
+                | "ToleratedFailureCount"
+                | "ToleratedFailureCountPath"
+                | "Label" => {
+                    format!("`{key}` belongs to the distributed Map, which is not supported yet")
+                }
+                _ => format!("unknown field for {what}"),
+            };
+            p.add(self.at(key), message);
+        }
+    }
+
+    pub(crate) fn req_str(&self, p: &mut Problems, key: &str) -> Option<&'v str> {
+        match self.get(key) {
+            None => {
+                p.add(self.at(key), MISSING);
+                None
+            }
+            Some(_) => self.opt_str(p, key),
+        }
+    }
+
+    pub(crate) fn opt_str(&self, p: &mut Problems, key: &str) -> Option<&'v str> {
+        match self.get(key)? {
+            Value::String(s) => Some(s),
+            _ => {
+                p.add(self.at(key), "must be a string");
+                None
+            }
+        }
+    }
+
+    pub(crate) fn opt_bool(&self, p: &mut Problems, key: &str) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                p.add(self.at(key), "must be a boolean");
+                None
+            }
+        }
+    }
+
+    /// An integer field that must be at least `min`.
+    pub(crate) fn opt_uint(&self, p: &mut Problems, key: &str, min: u64) -> Option<u64> {
+        let value = self.get(key)?;
+        match value.as_u64() {
+            Some(n) if n >= min => Some(n),
+            _ => {
+                let bound = if min == 0 {
+                    "a non-negative integer".to_string()
+                } else {
+                    format!("an integer >= {min}")
+                };
+                p.add(self.at(key), format!("must be {bound}"));
+                None
+            }
+        }
+    }
+
+    /// A number field that must be at least `min`.
+    pub(crate) fn opt_number(&self, p: &mut Problems, key: &str, min: f64) -> Option<f64> {
+        let value = self.get(key)?;
+        match value.as_f64() {
+            Some(n) if n >= min && n.is_finite() => Some(n),
+            _ => {
+                p.add(self.at(key), format!("must be a number >= {min:?}"));
+                None
+            }
+        }
+    }
+
+    /// A Path field defaulting to `$`; `null` gives `None`.
+    /// `allow_context` permits `$$…` (not allowed in ResultPath).
+    pub(crate) fn io_path(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        allow_context: bool,
+    ) -> Option<ReferencePath> {
+        match self.get(key) {
+            None => Some(ReferencePath::root()),
+            Some(Value::Null) => None,
+            Some(_) => Some(
+                self.req_path(p, key, allow_context)
+                    .unwrap_or_else(ReferencePath::root),
+            ),
+        }
+    }
+
+    /// A path field that must be a string path when present.
+    pub(crate) fn req_path(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        allow_context: bool,
+    ) -> Option<ReferencePath> {
+        let text = self.req_str(p, key)?;
+        match ReferencePath::parse(text) {
+            Ok(path) if path.is_context() && !allow_context => {
+                p.add(
+                    self.at(key),
+                    format!("invalid path `{text}`: the context object `$$` cannot be used here"),
+                );
+                None
+            }
+            Ok(path) => Some(path),
+            Err(why) => {
+                p.add(self.at(key), why);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn opt_path(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        allow_context: bool,
+    ) -> Option<ReferencePath> {
+        if self.has(key) {
+            self.req_path(p, key, allow_context)
+        } else {
+            None
+        }
+    }
+
+    /// A payload template field (`Parameters`, `ItemSelector`, `ResultSelector`).
+    pub(crate) fn template(
+        &self,
+        p: &mut Problems,
+        key: &str,
+        must_be_object: bool,
+    ) -> Option<Template> {
+        let value = self.get(key)?;
+        if must_be_object && !value.is_object() {
+            p.add(self.at(key), "must be a JSON object");
+            return None;
+        }
+        let mut found = Vec::new();
+        let template = Template::parse(value, &self.at(key), &mut found);
+        for (pointer, message) in found {
+            p.add(pointer, message);
+        }
+        Some(template)
+    }
+}
+
+/// Check a state machine definition against the States Language rules this
+/// interpreter knows and return every problem, sorted by pointer. An empty
+/// list means [`crate::StateMachine::from_value`] accepts the definition.
+///
+/// ```
+/// let definition = serde_json::json!({
+///     "StartAt": "Build",
+///     "States": { "Build": { "Type": "Task", "Resource": "build", "Next": "Nowhere" } }
+/// });
+/// let problems = repowatch_asl::validate(&definition);
+/// assert_eq!(problems[0].to_string(), "/States/Build/Next: refers to unknown state `Nowhere`");
+/// ```
+pub fn validate(definition: &Value) -> Vec<ValidationProblem> {
+    let mut problems = Problems::default();
+    let _ = crate::machine::parse_root(definition, &mut problems);
+    problems.into_sorted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 6901 escaping of state names in pointers.
+    #[test]
+    fn pointer_escapes() {
+        assert_eq!(pointer_join("/States", "a/b~c"), "/States/a~1b~0c");
+        assert_eq!(pointer_join("", "StartAt"), "/StartAt");
+    }
+}
