@@ -36,6 +36,10 @@ impl StepError {
     /// Every name [`StepError::error_name`] can return.
     pub const ALL_NAMES: [&'static str; 5] = [Self::INVALID_INPUT, Self::CONFIG, Self::STORE, Self::QUEUE, Self::NOTIFY];
 
+    /// Per-datasource error names (in step outputs, not Task errors).
+    pub const SOURCE_UNAVAILABLE: &'static str = "Repowatch.SourceUnavailable";
+    pub const UNKNOWN_DATASOURCE: &'static str = "Repowatch.UnknownDatasource";
+
     /// The names a state machine should `Retry`: transient failures.
     pub const RETRYABLE_NAMES: [&'static str; 3] = [Self::STORE, Self::QUEUE, Self::NOTIFY];
 

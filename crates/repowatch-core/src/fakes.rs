@@ -43,10 +43,12 @@ enum KeyState {
     Done { at: Timestamp },
 }
 
+type RefsByDatasource = BTreeMap<DatasourceId, BTreeMap<(RefKind, RefName), RefState>>;
+
 /// `MemoryStateStore`: last-seen refs, claims and build records in maps.
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
-    refs: Mutex<BTreeMap<DatasourceId, BTreeMap<(RefKind, RefName), RefState>>>,
+    refs: Mutex<RefsByDatasource>,
     keys: Mutex<BTreeMap<IdempotencyKey, KeyState>>,
     builds: Mutex<Vec<BuildRecord>>,
     /// When set, every call fails with this message.

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
+pub mod functions;
 pub mod ids;
 pub mod model;
 pub mod ports;

@@ -11,8 +11,8 @@ use crate::ids::{DatasourceId, RefKind, RefName};
 use crate::model::{Datasource, ErrorInfo, RefSnapshot, RefState, RunInfo, Update};
 use crate::ports::{Catalog, RefSource, StateStore};
 
-pub const SOURCE_UNAVAILABLE: &str = "Repowatch.SourceUnavailable";
-pub const UNKNOWN_DATASOURCE: &str = "Repowatch.UnknownDatasource";
+pub const SOURCE_UNAVAILABLE: &str = StepError::SOURCE_UNAVAILABLE;
+pub const UNKNOWN_DATASOURCE: &str = StepError::UNKNOWN_DATASOURCE;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +34,7 @@ pub struct Detected {
     /// Never seen before: `updates` is the baseline (every watched ref).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub first_seen: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub updates: Vec<Update>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,

@@ -31,8 +31,9 @@ pub enum ShardResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<RunInfo>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<ShardResult>,
     /// Set when a stage failed as a whole (list-datasources, or the Map).
     #[serde(default, skip_serializing_if = "Option::is_none")]

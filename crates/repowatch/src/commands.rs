@@ -1,0 +1,252 @@
+//! One function per subcommand.
+
+use std::io::Read;
+
+use anyhow::Context;
+use repowatch_core::steps::{DispatchOutcome, RunRequest, RunStatus};
+use repowatch_core::{Clock, DatasourceId, DetectionSource, MessageId, SystemClock};
+use repowatch_local::RunRecord;
+use repowatch_local::engine::{self, new_run_id};
+use repowatch_local::worker::{self, WorkReport, WorkerOptions};
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::cli::{AslCommand, Cli, Command, DlqCommand, Outcome, RunArgs, StatusArgs, UsageError, WorkerArgs};
+use crate::{config, render};
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Asl(AslCommand::Run { definition, input, history }) => asl_run(&definition, &input, history, cli.json).await,
+        Command::Validate => validate(&cli.config, cli.json),
+        command => {
+            let app = App::open(config::load(&cli.config)?)?;
+            match command {
+                Command::Run(args) => run(&app, args, cli.json).await,
+                Command::Worker(args) => run_worker(&app, args, cli.json).await,
+                Command::Status(args) => status(&app, args, cli.json).await,
+                Command::Dlq(DlqCommand::List) => dlq_list(&app, cli.json).await,
+                Command::Dlq(DlqCommand::Redrive { ids }) => dlq_redrive(&app, &ids, cli.json).await,
+                Command::Invoke(args) => invoke(&app, &args.function, &args.event, cli.json).await,
+                Command::Asl(_) | Command::Validate => unreachable_command(),
+            }
+        }
+    }
+}
+
+fn unreachable_command() -> anyhow::Result<Outcome> {
+    anyhow::bail!("internal error: command dispatched twice")
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
+    let datasource = match args.datasource {
+        Some(id) => Some(DatasourceId::parse(id).map_err(|e| UsageError(format!("--datasource: {e}")))?),
+        None => None,
+    };
+    let request = RunRequest { source: DetectionSource::Manual, datasource };
+    let started_at = SystemClock.now();
+    let run_id = new_run_id(started_at)?;
+    let report = app.engine.run(&request, run_id.clone()).await;
+    let status = match (&report.summary, report.execution.status) {
+        (Some(s), _) => serde_json::to_value(s.status)?.as_str().unwrap_or("failed").to_owned(),
+        (None, _) => "failed".to_owned(),
+    };
+    let record = RunRecord {
+        id: run_id.to_string(),
+        started_at,
+        finished_at: Some(SystemClock.now()),
+        status,
+        summary: report.summary.as_ref().map(serde_json::to_value).transpose()?.or_else(|| {
+            Some(json!({ "error": report.execution.error, "cause": report.execution.cause }))
+        }),
+    };
+    if let Err(e) = app.store.record_run(&record).await {
+        tracing::warn!(error = %e.chain(), "cannot record the run");
+    }
+
+    let work = if args.drain { Some(drain(app, true, std::time::Duration::from_secs(1)).await?) } else { None };
+    let builds = match &work {
+        Some(w) => render::build_lines(app, w).await,
+        None => vec![],
+    };
+    if json {
+        print_json(&json!({ "run": report, "builds": work.as_ref().map(|w| &w.results) }))?;
+    } else {
+        print!("{}", render::run_summary(&app.config, &report));
+        if let Some(w) = &work {
+            print!("{}", render::work_summary(w, &builds, app.queue.depth().await.ok()));
+        }
+    }
+    let run_ok = report.summary.as_ref().is_some_and(|s| s.status == RunStatus::Ok);
+    let builds_ok = work.as_ref().is_none_or(|w| w.count(DispatchOutcome::Failed) == 0);
+    Ok(if run_ok && builds_ok { Outcome::Success } else { Outcome::Failure })
+}
+
+async fn drain(app: &App, once: bool, poll: std::time::Duration) -> anyhow::Result<WorkReport> {
+    let options = WorkerOptions { once, poll, visibility: app.visibility() };
+    Ok(worker::work(&app.queue, app.ports(), &app.owner, &options, shutdown_signal()).await?)
+}
+
+async fn run_worker(app: &App, args: WorkerArgs, json: bool) -> anyhow::Result<Outcome> {
+    if !args.once && !json {
+        eprintln!("repowatch worker: consuming {} (Ctrl-C to stop)", app.config.settings.state_dir.display());
+    }
+    let work = drain(app, args.once, args.poll).await?;
+    let builds = render::build_lines(app, &work).await;
+    if json {
+        print_json(&work)?;
+    } else {
+        print!("{}", render::work_summary(&work, &builds, app.queue.depth().await.ok()));
+    }
+    Ok(if work.count(DispatchOutcome::Failed) == 0 { Outcome::Success } else { Outcome::Failure })
+}
+
+async fn status(app: &App, args: StatusArgs, json: bool) -> anyhow::Result<Outcome> {
+    let seen = app.store.list_refs_all().await?;
+    let runs = app.store.recent_runs(args.limit).await?;
+    let builds = app.store.recent_builds(args.limit).await?;
+    let (visible, in_flight, dlq) = app.queue.depth().await?;
+    let takeovers = app.store.takeovers().await?;
+    if json {
+        print_json(&json!({
+            "datasources": seen,
+            "runs": runs,
+            "builds": builds,
+            "takeovers": takeovers,
+            "queue": { "visible": visible, "in_flight": in_flight, "dlq": dlq },
+        }))?;
+    } else {
+        print!("{}", render::status(&app.config, &seen, &runs, &builds, (visible, in_flight, dlq)));
+        if !takeovers.is_empty() {
+            println!(
+                "{} build(s) were taken over from a worker that died mid-dispatch and may have reached their target twice (`--json` lists the keys)",
+                takeovers.len()
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+async fn dlq_list(app: &App, json: bool) -> anyhow::Result<Outcome> {
+    let entries = app.queue.dlq_list().await?;
+    if json {
+        print_json(&entries)?;
+    } else {
+        print!("{}", render::dlq(&entries));
+    }
+    Ok(Outcome::Success)
+}
+
+async fn dlq_redrive(app: &App, ids: &[String], json: bool) -> anyhow::Result<Outcome> {
+    let ids: Vec<MessageId> =
+        ids.iter().map(|i| MessageId::parse(i.as_str())).collect::<Result<_, _>>().map_err(|e| UsageError(e.to_string()))?;
+    let moved = app.queue.dlq_redrive(if ids.is_empty() { None } else { Some(&ids) }).await?;
+    if json {
+        print_json(&json!({ "redriven": moved }))?;
+    } else {
+        println!("moved {moved} message(s) from the dead-letter queue back to the build queue");
+        if !ids.is_empty() && moved < ids.len() {
+            println!("{} id(s) were not in the dead-letter queue (see `repowatch dlq list`)", ids.len() - moved);
+        }
+    }
+    Ok(if !ids.is_empty() && moved < ids.len() { Outcome::Failure } else { Outcome::Success })
+}
+
+async fn invoke(app: &App, function: &str, event: &std::path::Path, _json: bool) -> anyhow::Result<Outcome> {
+    let text = if event.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("cannot read the event from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(event).with_context(|| format!("cannot read the event file {}", event.display()))?
+    };
+    let input: Value = serde_json::from_str(&text)
+        .map_err(|e| UsageError(format!("{}:{}:{}: not JSON: {e}", event.display(), e.line(), e.column())))?;
+    match engine::invoke(app.ports(), function, input).await {
+        Ok(output) => {
+            print_json(&output)?;
+            Ok(Outcome::Success)
+        }
+        Err(e @ engine::InvokeError::UnknownFunction { .. }) => Err(UsageError(e.to_string()).into()),
+        Err(e) => {
+            let failure = e.to_failure();
+            print_json(&json!({ "errorType": failure.error, "errorMessage": failure.cause }))?;
+            Ok(Outcome::Failure)
+        }
+    }
+}
+
+fn validate(path: &std::path::Path, json: bool) -> anyhow::Result<Outcome> {
+    let mut problems: Vec<String> = Vec::new();
+    match config::load(path) {
+        Ok(_) => {}
+        Err(e) => problems.extend(e.problems.iter().map(|p| p.to_string())),
+    }
+    let definition: Value = serde_json::from_str(engine::PIPELINE_DEFINITION).unwrap_or(Value::Null);
+    let substituted = repowatch_asl::substitute(&definition, &engine::substitutions());
+    problems.extend(
+        repowatch_asl::validate(&substituted).into_iter().map(|p| format!("statemachines/pipeline.asl.json: {p}")),
+    );
+    if json {
+        print_json(&json!({ "ok": problems.is_empty(), "problems": problems }))?;
+    } else if problems.is_empty() {
+        println!("{}: ok; statemachines/pipeline.asl.json: ok", path.display());
+    } else {
+        for p in &problems {
+            println!("{p}");
+        }
+    }
+    if problems.is_empty() { Ok(Outcome::Success) } else { Err(UsageError(format!("{} problem(s) found", problems.len())).into()) }
+}
+
+async fn asl_run(definition: &std::path::Path, input: &str, history: bool, json: bool) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(definition).with_context(|| format!("cannot read {}", definition.display()))?;
+    let machine = repowatch_asl::StateMachine::from_json_str(&text)
+        .map_err(|e| UsageError(format!("{}: invalid definition:\n{e}", definition.display())))?;
+    let input: Value = serde_json::from_str(input).map_err(|e| UsageError(format!("--input is not JSON: {e}")))?;
+    let name = new_run_id(SystemClock.now())?;
+    let options = repowatch_asl::ExecutionOptions {
+        name: name.to_string(),
+        state_machine_name: definition.file_stem().and_then(|s| s.to_str()).unwrap_or("definition").to_owned(),
+        ..Default::default()
+    };
+    let execution = repowatch_asl::execute(&machine, input, &NoTasks, &repowatch_asl::SystemClock, options).await;
+    if json {
+        if history {
+            print_json(&execution)?;
+        } else {
+            print_json(&json!({ "status": execution.status, "output": execution.output, "error": execution.error, "cause": execution.cause }))?;
+        }
+    } else {
+        print!("{}", render::execution(&execution, history));
+    }
+    Ok(if execution.status == repowatch_asl::ExecutionStatus::Succeeded { Outcome::Success } else { Outcome::Failure })
+}
+
+/// `asl run` has no functions to call: a Task fails as an unreachable Lambda would.
+struct NoTasks;
+
+#[async_trait::async_trait]
+impl repowatch_asl::TaskInvoker for NoTasks {
+    async fn invoke(
+        &self,
+        resource: &str,
+        _input: Value,
+        _ctx: repowatch_asl::TaskContext<'_>,
+    ) -> Result<Value, repowatch_asl::TaskFailure> {
+        Err(repowatch_asl::TaskFailure {
+            error: "States.Runtime".to_owned(),
+            cause: Some(format!("`repowatch asl run` cannot call {resource:?}: Task resources are not reachable offline")),
+        })
+    }
+}

@@ -1,0 +1,364 @@
+//! The file as written: serde structs that mirror repowatch.toml one table at a
+//! time, plus the machinery that turns parser and serde failures into
+//! [`Problem`]s with a line, a column and a field path.
+//!
+//! Every field is optional here: whether a key is required is decided by the
+//! semantic pass in `config.rs`, so a missing key gets a message that says what
+//! to write. Fields are [`Spanned`] where a problem needs to point at them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::Problem;
+
+/// An optional, spanned field.
+pub(super) type S<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSettings {
+    pub timezone: S<String>,
+    pub schedule: S<String>,
+    pub language: S<String>,
+    pub state_dir: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGithub {
+    pub token: S<RawSecret>,
+    pub api_url: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDatasource {
+    pub id: S<String>,
+    pub repo: S<String>,
+    pub path: S<String>,
+    pub watch: S<Vec<Spanned<String>>>,
+    pub paths: S<Vec<Spanned<String>>>,
+    pub cooldown: S<String>,
+    pub targets: S<Vec<Spanned<String>>>,
+    pub build_on_first_seen: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkflowDispatch {
+    #[serde(rename = "kind")]
+    pub _kind: Option<IgnoredAny>,
+    pub repo: S<String>,
+    pub workflow: S<String>,
+    #[serde(rename = "ref")]
+    pub git_ref: S<String>,
+    pub inputs: S<BTreeMap<String, String>>,
+    pub key_input: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRepositoryDispatch {
+    #[serde(rename = "kind")]
+    pub _kind: Option<IgnoredAny>,
+    pub repo: S<String>,
+    pub event_type: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    #[serde(rename = "kind")]
+    pub _kind: Option<IgnoredAny>,
+    pub url: S<String>,
+    pub secret: S<RawSecret>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCommand {
+    #[serde(rename = "kind")]
+    pub _kind: Option<IgnoredAny>,
+    pub command: S<Vec<String>>,
+    pub workdir: S<String>,
+    pub timeout: S<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServe {
+    pub listen: S<String>,
+    pub webhook_secret: S<RawSecret>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNotify {
+    pub kind: S<String>,
+    pub url: S<RawSecret>,
+    pub on: S<Vec<Spanned<String>>>,
+}
+
+/// A field that holds a secret reference. Deserialises from any TOML value so
+/// that a wrong type never reaches serde's "invalid type: integer `…`" message,
+/// which would echo the value.
+#[derive(Debug)]
+pub(super) enum RawSecret {
+    Text(String),
+    /// Not a string; the TOML type name, for the message.
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for RawSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSecret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a secret reference")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawSecret, E> {
+                Ok(RawSecret::Text(v.to_owned()))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<RawSecret, E> {
+                Ok(RawSecret::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Other("an integer"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Other("an integer"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<RawSecret, E> {
+                Ok(RawSecret::Other("a float"))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawSecret, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawSecret::Other("an array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecret, A::Error> {
+                // A TOML datetime also arrives as a (one-entry) map.
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawSecret::Other("a table or date"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Collects problems while the semantic pass walks the file.
+pub(super) struct Cx<'a> {
+    pub file: &'a Path,
+    pub text: &'a str,
+    pub problems: Vec<Problem>,
+    /// Fields whose value was rejected by serde (and dropped): not "missing".
+    rejected: BTreeSet<String>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(file: &'a Path, text: &'a str) -> Self {
+        Self { file, text, problems: Vec::new(), rejected: BTreeSet::new() }
+    }
+
+    /// Reports a missing required key, unless it was there with a wrong type
+    /// (already reported).
+    pub fn missing(&mut self, span: Range<usize>, field: &str, message: impl Into<String>) {
+        if !self.rejected.contains(field) {
+            self.err(span, field, message);
+        }
+    }
+
+    pub fn rejected(&self, field: &str) -> bool {
+        self.rejected.contains(field)
+    }
+
+    /// Records one problem at `span` (a byte range of the text).
+    pub fn at(&mut self, span: Option<Range<usize>>, field: Option<&str>, message: impl Into<String>) {
+        let (line, column) = match span {
+            Some(span) => {
+                let (l, c) = position(self.text, span.start);
+                (Some(l), Some(c))
+            }
+            None => (None, None),
+        };
+        self.problems.push(Problem {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            field: field.map(str::to_owned),
+            message: message.into(),
+        });
+    }
+
+    /// Shorthand for a problem at a span with a field.
+    pub fn err(&mut self, span: Range<usize>, field: &str, message: impl Into<String>) {
+        self.at(Some(span), Some(field), message);
+    }
+
+    pub fn count(&self) -> usize {
+        self.problems.len()
+    }
+
+    /// Deserialises the table `value` (at field path `path`, described as
+    /// `label` in messages) into `T`, reporting every unknown key and every
+    /// value of the wrong type, then deserialising what is left. `None` only
+    /// when `value` is not a table at all.
+    pub fn table<T: DeserializeOwned + Default>(
+        &mut self,
+        value: &Spanned<DeValue<'_>>,
+        accepted: &[&str],
+        path: &str,
+        label: &str,
+    ) -> Option<T> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.err(value.span(), path, format!("expected a table {label}, found {}", type_name(value.get_ref())));
+            return None;
+        };
+        let mut known = DeTable::new();
+        for (key, v) in table.iter() {
+            let name: &str = key.get_ref();
+            if accepted.contains(&name) {
+                known.insert(key.clone(), v.clone());
+            } else {
+                let message = unknown_key(name, accepted, &format!("in {label}"));
+                self.err(key.span(), &join(path, name), message);
+            }
+        }
+        let whole = |t: DeTable<'_>| T::deserialize(ValueDeserializer::from(Spanned::new(value.span(), DeValue::Table(t))));
+        if let Ok(parsed) = whole(known.clone()) {
+            return Some(parsed);
+        }
+        // Find every key that fails on its own (all fields are optional, so a
+        // one-key table fails only because of that key), report it, drop it.
+        let mut rest = DeTable::new();
+        for (key, v) in known.iter() {
+            let mut one = DeTable::new();
+            one.insert(key.clone(), v.clone());
+            match whole(one) {
+                Ok(_) => {
+                    rest.insert(key.clone(), v.clone());
+                }
+                Err(e) => {
+                    let span = e.span().unwrap_or_else(|| v.span());
+                    let field = join(path, key.get_ref());
+                    self.err(span, &field, serde_message(e.message()));
+                    self.rejected.insert(field);
+                }
+            }
+        }
+        match whole(rest) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                self.err(e.span().unwrap_or_else(|| value.span()), path, serde_message(e.message()));
+                Some(T::default())
+            }
+        }
+    }
+}
+
+/// `a.b` (or `b` at the top level).
+pub(super) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+}
+
+/// "a string", "an array", … for messages.
+pub(super) fn type_name(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// serde's message, made a little friendlier.
+fn serde_message(message: &str) -> String {
+    // "invalid type: integer `5`, expected a string" → "expected a string, found integer `5`"
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        let expected = match expected {
+            "a sequence" => "a list",
+            "a map" => "a table",
+            "a boolean" => "a boolean (true or false)",
+            other => other,
+        };
+        return format!("expected {expected}, found {found}");
+    }
+    message.to_owned()
+}
+
+/// The message for a key that is not accepted where it was written.
+pub(super) fn unknown_key(key: &str, accepted: &[&str], place: &str) -> String {
+    let suggestion = accepted
+        .iter()
+        .map(|a| (edit_distance(key, a), *a))
+        .filter(|(d, _)| *d <= 2 && *d < key.chars().count())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, a)| format!(" (did you mean {a:?}?)"))
+        .unwrap_or_default();
+    format!("unknown key {key:?} {place}{suggestion}; accepted keys: {}", accepted.join(", "))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let replace = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = replace.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+pub(super) fn position(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = text.get(..offset).unwrap_or_default();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_in_characters() {
+        let text = "a = 1\nbé = \"x\"\n";
+        assert_eq!(position(text, 0), (1, 1));
+        assert_eq!(position(text, 6), (2, 1));
+        // "bé = " is 6 bytes but 5 characters
+        assert_eq!(position(text, 12), (2, 6));
+        assert_eq!(position(text, 8), (2, 2), "inside a multi-byte character: its start");
+        assert_eq!(position(text, 999), (3, 1));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(edit_distance("tokne", "token"), 2);
+        assert_eq!(
+            unknown_key("tokne", &["token", "api_url"], "in [github]"),
+            "unknown key \"tokne\" in [github] (did you mean \"token\"?); accepted keys: token, api_url"
+        );
+        assert_eq!(unknown_key("zz", &["token"], "here"), "unknown key \"zz\" here; accepted keys: token");
+    }
+}

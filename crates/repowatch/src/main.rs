@@ -1,0 +1,5 @@
+//! `repowatch`: see `repowatch --help`, README.md and docs/.
+
+fn main() -> std::process::ExitCode {
+    repowatch::cli::main()
+}

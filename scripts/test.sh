@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs what it needs, then runs
+# every test of the workspace (unit, end-to-end, crash safety, invariants).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need cargo; then
+  echo "cargo is missing: install Rust from https://rustup.rs (1.89 or newer)" >&2
+  exit 2
+fi
+if ! need git; then
+  echo "git is missing: the end-to-end tests make real git repositories (apt-get install git)" >&2
+  exit 2
+fi
+
+cargo build --locked --workspace --all-targets
+cargo test --locked --workspace -- --color never

@@ -1,0 +1,112 @@
+//! The command line as users meet it: exit codes, config errors, validate,
+//! `asl run`, and secrets that never reach output.
+
+use crate::support::*;
+
+#[test]
+fn help_works_for_every_command() {
+    let env = Env::new();
+    for cmd in [&["--help"][..], &["run", "--help"], &["worker", "--help"], &["status", "--help"], &["dlq", "list", "--help"], &["invoke", "--help"], &["validate", "--help"], &["asl", "run", "--help"]] {
+        let out = env.ok(cmd);
+        assert!(out.contains("Usage:"), "{cmd:?}: {out}");
+    }
+    let out = env.cli(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2), "bad usage exits 2");
+}
+
+#[test]
+fn a_missing_config_says_how_to_make_one() {
+    let env = Env::new();
+    let out = env.cli(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("repowatch.toml"), "{err}");
+}
+
+#[test]
+fn a_broken_config_exits_2_naming_file_line_and_field() {
+    let env = Env::new();
+    env.write_config(
+        r#"
+[[datasources]]
+id = "app"
+path = "."
+cooldown = "soon"
+targets = ["nowhere"]
+"#,
+    );
+    let out = env.cli(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("repowatch.toml:5:"), "line of the bad duration: {err}");
+    assert!(err.contains("cooldown"), "{err}");
+    assert!(err.contains("nowhere"), "{err}");
+    // validate reports the same problems, on stdout, and also exits 2.
+    let v = env.cli(&["validate"]);
+    assert_eq!(v.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&v.stdout);
+    assert!(text.contains("cooldown") && text.contains("nowhere"), "{text}");
+}
+
+#[test]
+fn a_literal_secret_is_refused_without_echoing_it() {
+    let env = Env::new();
+    let token = "ghp_5up3rS3cr3tT0k3nValue";
+    env.write_config(&format!(
+        r#"
+[[datasources]]
+id = "app"
+path = "."
+targets = ["gpu"]
+
+[targets.gpu]
+kind = "webhook"
+url = "https://builder.example.internal/build"
+secret = "{token}"
+"#
+    ));
+    for args in [&["run"][..], &["validate"], &["-vvv", "status"], &["--json", "validate"]] {
+        let out = env.cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(all.contains("secret"), "{args:?}: {all}");
+        assert!(!all.contains(token), "the secret leaked through {args:?}: {all}");
+        assert!(!all.contains("5up3r"), "part of the secret leaked through {args:?}");
+    }
+}
+
+#[test]
+fn validate_accepts_the_shipped_config_and_definition() {
+    let root = workspace_root();
+    let out = std::process::Command::new(BIN).current_dir(&root).args(["validate"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn asl_run_executes_a_definition_offline() {
+    let env = Env::new();
+    let def = env.file("machine.json");
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}], "Default": "Small"},
+            "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "End": true},
+            "Small": {"Type": "Fail", "Error": "TooSmall", "Cause": "n must exceed 1"}}}"#,
+    )
+    .unwrap();
+    let v = env.json(0, &["asl", "run", &def, "--input", r#"{"n": 5}"#]);
+    assert_eq!(v["status"], "SUCCEEDED");
+    assert_eq!(v["output"], serde_json::json!({"n": 5, "size": "big"}));
+    let v = env.json(1, &["asl", "run", &def, "--input", r#"{"n": 0}"#]);
+    assert_eq!((v["status"].as_str(), v["error"].as_str()), (Some("FAILED"), Some("TooSmall")));
+    let history = env.ok(&["asl", "run", &def, "--input", r#"{"n": 5}"#, "--history"]);
+    assert!(history.contains("ChoiceStateEntered") && history.contains("ExecutionSucceeded"), "{history}");
+
+    let broken = env.file("broken.json");
+    std::fs::write(&broken, r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B", "End": true}, "C": {"Type": "Wat"}}}"#).unwrap();
+    let out = env.cli(&["asl", "run", &broken]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/States/A/Next"), "{err}");
+    assert!(err.contains("/States/C"), "{err}");
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests across crates, one test binary (modules by topic). They
+//! drive the real `repowatch` CLI over real git repositories made in temp
+//! dirs, with SQLite as store and queue. Nothing here needs AWS or a network.
+
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod cli;
+mod crash;
+mod events;
+mod invariants;
+mod pipeline;
