@@ -414,41 +414,13 @@ impl Runner<'_> {
             json!({"name": name, "input": input}),
         );
         let step = match state {
-            State::Task(task) => {
-                self.run_resilient(
-                    name,
-                    state,
-                    &task.errors,
-                    &task.transition,
-                    input,
-                    entered,
-                    cursor,
-                )
-                .await?
-            }
-            State::Map(map) => {
-                self.run_resilient(
-                    name,
-                    state,
-                    &map.errors,
-                    &map.transition,
-                    input,
-                    entered,
-                    cursor,
-                )
-                .await?
-            }
-            State::Parallel(par) => {
-                self.run_resilient(
-                    name,
-                    state,
-                    &par.errors,
-                    &par.transition,
-                    input,
-                    entered,
-                    cursor,
-                )
-                .await?
+            // The states with Retry/Catch share one path.
+            State::Task(_) | State::Map(_) | State::Parallel(_) => {
+                let Some((errors, transition)) = state.resilience() else {
+                    return Err(StatesError::runtime(format!("state {name:?} has no Retry/Catch handling")));
+                };
+                self.run_resilient(name, state, errors, transition, input, entered, cursor)
+                    .await?
             }
             State::Pass(pass) => {
                 let ctx = ContextObject::new(&self.info, name, entered, 0);

@@ -15,6 +15,7 @@ pub(crate) mod wait;
 
 use crate::dataflow::Template;
 use crate::path::ReferencePath;
+use crate::states::retry::ErrorHandling;
 use crate::validate::{MISSING, Obj, Problems};
 use serde_json::Value;
 
@@ -120,6 +121,16 @@ impl State {
             State::Wait(_) => "Wait",
             State::Succeed(_) => "Succeed",
             State::Fail(_) => "Fail",
+        }
+    }
+
+    /// Retry/Catch and the transition of the states that have them (Task, Map, Parallel).
+    pub(crate) fn resilience(&self) -> Option<(&ErrorHandling, &Transition)> {
+        match self {
+            State::Task(s) => Some((&s.errors, &s.transition)),
+            State::Map(s) => Some((&s.errors, &s.transition)),
+            State::Parallel(s) => Some((&s.errors, &s.transition)),
+            _ => None,
         }
     }
 
