@@ -73,7 +73,7 @@ pub async fn detect_updates(
             error: Some(ErrorInfo { name: name.to_owned(), message }),
         };
         if missing.contains(&id) {
-            out.push(failed(UNKNOWN_DATASOURCE, format!("datasource {id:?} is not configured any more")));
+            out.push(failed(UNKNOWN_DATASOURCE, format!("datasource {:?} is not configured any more", id.as_str())));
             continue;
         }
         let Some(ds) = by_id.get(&id) else { continue };

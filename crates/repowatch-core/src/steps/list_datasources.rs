@@ -55,7 +55,8 @@ pub async fn list_datasources(input: ListInput, catalog: &dyn Catalog, clock: &d
                 let known: Vec<String> =
                     catalog.datasources().await.map_err(StepError::Store)?.into_iter().map(|d| d.id.to_string()).collect();
                 return Err(StepError::Config(format!(
-                    "no datasource has id {id:?}; configured: {}",
+                    "no datasource has id {:?}; configured: {}",
+                    id.as_str(),
                     if known.is_empty() { "none".to_owned() } else { known.join(", ") }
                 )));
             }

@@ -13,3 +13,6 @@ pub use dispatch_build::{DispatchInput, DispatchOutcome, DispatchOutput, Dispatc
 pub use list_datasources::{ListInput, ListOutput, RunRequest, SHARD_SIZE, Shard, list_datasources};
 pub use notify::{Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals, notify};
 pub use process_updates::{Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild, Skipped, process_updates};
+
+#[cfg(test)]
+mod tests;

@@ -111,12 +111,15 @@ pub async fn process_updates(
         let state = store.load_refs(&ds.id).await.map_err(StepError::Store)?;
         let now = clock.now();
         let mut plan = Plan::new(&ds, &input.run, now);
-        if detected.first_seen || state.is_none() {
-            plan.baseline(&detected.updates);
-        } else {
-            let state = state.unwrap_or_default();
-            plan.apply(&detected.updates, &state, refs).await;
-            plan.due_pending(&state, &detected.updates);
+        // Baseline only what has no state yet: a first sight already committed (a
+        // retried step, or a concurrent run) is applied like any update, so
+        // whichever comes second is a no-op instead of a second baseline.
+        match state {
+            None => plan.baseline(&detected.updates),
+            Some(state) => {
+                plan.apply(&detected.updates, &state, refs).await;
+                plan.due_pending(&state, &detected.updates);
+            }
         }
         let Plan { mut outcome, changes, requests, .. } = plan;
 
