@@ -6,7 +6,16 @@ use crate::support::*;
 #[test]
 fn help_works_for_every_command() {
     let env = Env::new();
-    for cmd in [&["--help"][..], &["run", "--help"], &["worker", "--help"], &["status", "--help"], &["dlq", "list", "--help"], &["invoke", "--help"], &["validate", "--help"], &["asl", "run", "--help"]] {
+    for cmd in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["worker", "--help"],
+        &["status", "--help"],
+        &["dlq", "list", "--help"],
+        &["invoke", "--help"],
+        &["validate", "--help"],
+        &["asl", "run", "--help"],
+    ] {
         let out = env.ok(cmd);
         assert!(out.contains("Usage:"), "{cmd:?}: {out}");
     }
@@ -79,7 +88,13 @@ secret = "{token}"
 fn validate_accepts_the_shipped_config_and_definition() {
     let root = workspace_root();
     let out = std::process::Command::new(BIN).current_dir(&root).args(["validate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -103,7 +118,11 @@ fn asl_run_executes_a_definition_offline() {
     assert!(history.contains("ChoiceStateEntered") && history.contains("ExecutionSucceeded"), "{history}");
 
     let broken = env.file("broken.json");
-    std::fs::write(&broken, r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B", "End": true}, "C": {"Type": "Wat"}}}"#).unwrap();
+    std::fs::write(
+        &broken,
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B", "End": true}, "C": {"Type": "Wat"}}}"#,
+    )
+    .unwrap();
     let out = env.cli(&["asl", "run", &broken]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

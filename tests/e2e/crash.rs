@@ -76,7 +76,8 @@ timeout = "30s"
 
     // No update lost: every tag was built at its commit.
     let lines = log_lines(&log);
-    let built: std::collections::BTreeSet<(String, String)> = lines.iter().map(|l| (l[1].clone(), l[2].clone())).collect();
+    let built: std::collections::BTreeSet<(String, String)> =
+        lines.iter().map(|l| (l[1].clone(), l[2].clone())).collect();
     let missing: Vec<_> = expected.iter().filter(|e| !built.contains(*e)).collect();
     assert!(missing.is_empty(), "updates lost: {missing:?}");
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use repowatch_core::steps::{DetectInput, DispatchInput, ListInput, NotifyInput};
 use repowatch_core::steps::detect_updates::DetectOutput;
+use repowatch_core::steps::{DetectInput, DispatchInput, ListInput, NotifyInput};
 use serde_json::Value;
 
 use crate::support::*;
@@ -86,7 +86,13 @@ fn invoke_takes_every_example_event() {
     for (function, path) in events() {
         let out = env.cli(&["invoke", &function, "--event", &path.display().to_string()]);
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "invoke {function} {}: {stdout}{}", path.display(), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "invoke {function} {}: {stdout}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_str(&stdout).unwrap();
         match function.as_str() {
             "list-datasources" => assert!(v["shards"][0]["datasources"].as_array().unwrap().iter().any(|d| d == "api")),
@@ -104,7 +110,11 @@ fn invoke_takes_every_example_event() {
             _ => {}
         }
     }
-    assert!(std::fs::read_to_string(env.file("builds.log")).unwrap().contains("refs/heads/main 3f2a1c9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"));
+    assert!(
+        std::fs::read_to_string(env.file("builds.log"))
+            .unwrap()
+            .contains("refs/heads/main 3f2a1c9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39")
+    );
 }
 
 #[test]
@@ -121,9 +131,16 @@ fn invoke_reports_a_bad_event_by_step_error_name() {
     std::fs::write(&not_json, "{ nope").unwrap();
     let err = env.cli(&["invoke", "notify", "--event", &not_json]);
     assert_eq!(err.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&err.stderr).contains("not.json:1:3: not JSON"), "{}", String::from_utf8_lossy(&err.stderr));
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("not.json:1:3: not JSON"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
 
     let unknown = env.cli(&["invoke", "build-everything", "--event", &bad]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no function named \"build-everything\"; expected one of: list-datasources"));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no function named \"build-everything\"; expected one of: list-datasources")
+    );
 }

@@ -21,7 +21,8 @@ fn runtime_closure(meta: &Metadata, root: &str) -> BTreeSet<String> {
     let mut stack = vec![&start.id];
     while let Some(id) = stack.pop() {
         for dep in &nodes[id].deps {
-            let normal = dep.dep_kinds.iter().any(|k| k.kind == DependencyKind::Normal || k.kind == DependencyKind::Build);
+            let normal =
+                dep.dep_kinds.iter().any(|k| k.kind == DependencyKind::Normal || k.kind == DependencyKind::Build);
             if normal && seen.insert(names[&dep.pkg].to_owned()) {
                 stack.push(&dep.pkg);
             }
@@ -34,7 +35,8 @@ fn workspace_names(meta: &Metadata) -> BTreeSet<String> {
     meta.workspace_packages().iter().map(|p| p.name.to_string()).collect()
 }
 
-const AWS: &[&str] = &["aws-config", "aws-sdk-", "aws-smithy-", "aws-lc", "lambda_runtime", "lambda_http", "aws_lambda_events"];
+const AWS: &[&str] =
+    &["aws-config", "aws-sdk-", "aws-smithy-", "aws-lc", "lambda_runtime", "lambda_http", "aws_lambda_events"];
 const DATABASE: &[&str] = &["rusqlite", "libsqlite3-sys", "sqlx", "diesel", "postgres", "redis"];
 const HTTP_CLIENT: &[&str] = &["reqwest", "hyper", "ureq", "isahc", "curl", "octocrab"];
 
@@ -116,12 +118,19 @@ fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
 fn environment_variables_are_read_only_in_typed_config() {
     // Handlers and adapters never read the environment; a binary reads it once,
     // at start-up, in its config module (clap `env`, tracing's RUST_LOG).
-    for krate in ["crates/repowatch-core/src", "crates/repowatch-asl/src", "crates/repowatch-local/src", "crates/repowatch/src"] {
+    for krate in
+        ["crates/repowatch-core/src", "crates/repowatch-asl/src", "crates/repowatch-local/src", "crates/repowatch/src"]
+    {
         for (path, text) in sources(krate) {
             let allowed = path.ends_with("config.rs") || path.components().any(|c| c.as_os_str() == "config");
             for (n, line) in text.lines().enumerate() {
                 let reads = line.contains("env::var(") || line.contains("env::var_os(") || line.contains("env::vars(");
-                assert!(!reads || allowed, "{}:{}: reads the environment outside a config module: {line}", path.display(), n + 1);
+                assert!(
+                    !reads || allowed,
+                    "{}:{}: reads the environment outside a config module: {line}",
+                    path.display(),
+                    n + 1
+                );
             }
         }
     }
@@ -131,8 +140,10 @@ fn environment_variables_are_read_only_in_typed_config() {
 fn error_names_for_retry_and_catch_come_from_step_error() {
     use repowatch_core::StepError;
     // The definition retries exactly the retryable StepError names…
-    let def: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("statemachines/pipeline.asl.json")).unwrap()).unwrap();
+    let def: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("statemachines/pipeline.asl.json")).unwrap(),
+    )
+    .unwrap();
     let mut names = BTreeSet::new();
     collect_error_equals(&def, &mut names);
     let ours: BTreeSet<String> = names.iter().filter(|n| n.starts_with("Repowatch.")).cloned().collect();
@@ -169,7 +180,9 @@ fn substitution_keys_match_the_function_names() {
         def.split("${").skip(1).filter_map(|s| s.split_once('}')).map(|(k, _)| k.to_owned()).collect();
     let known: BTreeSet<String> = repowatch_core::functions::ALL.iter().map(|f| f.substitution_key()).collect();
     assert!(used.is_subset(&known), "unknown substitutions: {:?}", used.difference(&known).collect::<Vec<_>>());
-    for f in ["ListDatasourcesFunctionArn", "DetectUpdatesFunctionArn", "ProcessUpdatesFunctionArn", "NotifyFunctionArn"] {
+    for f in
+        ["ListDatasourcesFunctionArn", "DetectUpdatesFunctionArn", "ProcessUpdatesFunctionArn", "NotifyFunctionArn"]
+    {
         assert!(used.contains(f), "{f} not used");
     }
 }

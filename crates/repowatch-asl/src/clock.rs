@@ -89,18 +89,11 @@ pub struct FakeClock {
 impl FakeClock {
     /// A clock that reads `start`.
     pub fn new(start: Timestamp) -> FakeClock {
-        FakeClock {
-            state: Mutex::new(FakeState {
-                now: start,
-                sleeps: Vec::new(),
-            }),
-        }
+        FakeClock { state: Mutex::new(FakeState { now: start, sleeps: Vec::new() }) }
     }
 
     fn lock(&self) -> MutexGuard<'_, FakeState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Move the clock forward by `duration`.
@@ -202,10 +195,9 @@ mod tests {
     #[tokio::test]
     async fn system_clock_timeout() {
         let clock = SystemClock;
-        let r = with_timeout(&clock, Duration::from_millis(10), async {
-            tokio::time::sleep(Duration::from_secs(5)).await
-        })
-        .await;
+        let r =
+            with_timeout(&clock, Duration::from_millis(10), async { tokio::time::sleep(Duration::from_secs(5)).await })
+                .await;
         assert_eq!(r, Err(Elapsed));
         let r = with_timeout(&clock, Duration::from_secs(5), async { 1 }).await;
         assert_eq!(r, Ok(1));

@@ -5,8 +5,8 @@
 //! States Language: Input and Output Processing.
 
 use crate::error::{
-    DATA_LIMIT_BYTES, STATES_DATA_LIMIT_EXCEEDED, STATES_PARAMETER_PATH_FAILURE,
-    STATES_RESULT_PATH_MATCH_FAILURE, StatesError,
+    DATA_LIMIT_BYTES, STATES_DATA_LIMIT_EXCEEDED, STATES_PARAMETER_PATH_FAILURE, STATES_RESULT_PATH_MATCH_FAILURE,
+    StatesError,
 };
 use crate::intrinsics;
 use crate::path::ReferencePath;
@@ -28,11 +28,7 @@ pub(crate) enum Template {
 
 impl Template {
     /// Parse a template; problems are reported as (relative pointer tokens, message).
-    pub(crate) fn parse(
-        value: &Value,
-        pointer: &str,
-        problems: &mut Vec<(String, String)>,
-    ) -> Template {
+    pub(crate) fn parse(value: &Value, pointer: &str, problems: &mut Vec<(String, String)>) -> Template {
         match value {
             Value::Object(map) => {
                 let mut fields = Vec::with_capacity(map.len());
@@ -40,7 +36,10 @@ impl Template {
                     let field_pointer = crate::validate::pointer_join(pointer, key);
                     if let Some(name) = key.strip_suffix(".$") {
                         let Some(expr) = field.as_str() else {
-                            problems.push((field_pointer, "the value of a `.$` field must be a string (a path or an intrinsic call)".to_string()));
+                            problems.push((
+                                field_pointer,
+                                "the value of a `.$` field must be a string (a path or an intrinsic call)".to_string(),
+                            ));
                             continue;
                         };
                         if intrinsics::is_intrinsic(expr) {
@@ -52,17 +51,10 @@ impl Template {
                             }
                         }
                     } else {
-                        fields.push((
-                            key.clone(),
-                            Template::parse(field, &field_pointer, problems),
-                        ));
+                        fields.push((key.clone(), Template::parse(field, &field_pointer, problems)));
                     }
                 }
-                if fields
-                    .iter()
-                    .all(|(_, t)| matches!(t, Template::Literal(_)))
-                    && fields.len() == map.len()
-                {
+                if fields.iter().all(|(_, t)| matches!(t, Template::Literal(_))) && fields.len() == map.len() {
                     Template::Literal(value.clone())
                 } else {
                     Template::Object(fields)
@@ -85,11 +77,7 @@ impl Template {
     }
 
     /// Build the payload for `input` (States Language: Input and Output Processing — Payload Template).
-    pub(crate) fn evaluate(
-        &self,
-        input: &Value,
-        context: &ContextObject<'_>,
-    ) -> Result<Value, StatesError> {
+    pub(crate) fn evaluate(&self, input: &Value, context: &ContextObject<'_>) -> Result<Value, StatesError> {
         match self {
             Template::Literal(value) => Ok(value.clone()),
             Template::Object(fields) => {
@@ -99,34 +87,22 @@ impl Template {
                 }
                 Ok(Value::Object(out))
             }
-            Template::Array(items) => items
-                .iter()
-                .map(|t| t.evaluate(input, context))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
+            Template::Array(items) => {
+                items.iter().map(|t| t.evaluate(input, context)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+            }
             Template::Path(path) => {
-                let root = if path.is_context() {
-                    context.value()
-                } else {
-                    input
-                };
+                let root = if path.is_context() { context.value() } else { input };
                 path.resolve(root).cloned().ok_or_else(|| {
                     StatesError::new(
                         STATES_PARAMETER_PATH_FAILURE,
                         format!(
                             "The JSONPath '{path}' could not be found in the {}",
-                            if path.is_context() {
-                                "context object"
-                            } else {
-                                "input"
-                            }
+                            if path.is_context() { "context object" } else { "input" }
                         ),
                     )
                 })
             }
-            Template::Intrinsic(expression) => {
-                intrinsics::evaluate(expression, input, context.value())
-            }
+            Template::Intrinsic(expression) => intrinsics::evaluate(expression, input, context.value()),
         }
     }
 }
@@ -161,14 +137,7 @@ impl<'a> ContextObject<'a> {
         entered_time: Timestamp,
         retry_count: u32,
     ) -> Self {
-        ContextObject {
-            execution,
-            state_name,
-            entered_time,
-            retry_count,
-            map_item: None,
-            built: OnceLock::new(),
-        }
+        ContextObject { execution, state_name, entered_time, retry_count, map_item: None, built: OnceLock::new() }
     }
 
     pub(crate) fn with_map_item(mut self, index: usize, value: &'a Value) -> Self {
@@ -200,10 +169,7 @@ impl<'a> ContextObject<'a> {
                 },
             });
             if let (Some((index, value)), Value::Object(map)) = (self.map_item, &mut ctx) {
-                map.insert(
-                    "Map".to_string(),
-                    json!({"Item": {"Index": index, "Value": value}}),
-                );
+                map.insert("Map".to_string(), json!({"Item": {"Index": index, "Value": value}}));
             }
             ctx
         })
@@ -223,19 +189,11 @@ pub(crate) fn select(
     if path.is_root() {
         return Ok(input.clone());
     }
-    let root = if path.is_context() {
-        context.value()
-    } else {
-        input
-    };
+    let root = if path.is_context() { context.value() } else { input };
     path.resolve(root).cloned().ok_or_else(|| {
         StatesError::runtime(format!(
             "Invalid path '{path}' in {field}: no value at that path in the {}",
-            if path.is_context() {
-                "context object"
-            } else {
-                "state's data"
-            }
+            if path.is_context() { "context object" } else { "state's data" }
         ))
     })
 }
@@ -281,10 +239,7 @@ pub(crate) fn check_size(value: &Value, what: &str, state: &str) -> Result<(), S
     if counter.0 > DATA_LIMIT_BYTES {
         return Err(StatesError::new(
             STATES_DATA_LIMIT_EXCEEDED,
-            format!(
-                "The {what} of state '{state}' is {} bytes, over the limit of {DATA_LIMIT_BYTES} bytes",
-                counter.0
-            ),
+            format!("The {what} of state '{state}' is {} bytes, over the limit of {DATA_LIMIT_BYTES} bytes", counter.0),
         ));
     }
     Ok(())
@@ -351,24 +306,16 @@ mod tests {
     fn missing_parameter_path_fails() {
         let info = info();
         let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
-        let err = template(json!({"a.$": "$.nope"}))
-            .evaluate(&json!({}), &ctx)
-            .unwrap_err();
+        let err = template(json!({"a.$": "$.nope"})).evaluate(&json!({}), &ctx).unwrap_err();
         assert_eq!(err.error, "States.ParameterPathFailure");
-        let err = template(json!({"a.$": "$$.Task.Token"}))
-            .evaluate(&json!({}), &ctx)
-            .unwrap_err();
+        let err = template(json!({"a.$": "$$.Task.Token"})).evaluate(&json!({}), &ctx).unwrap_err();
         assert_eq!(err.error, "States.ParameterPathFailure");
     }
 
     #[test]
     fn template_parse_problems() {
         let mut problems = Vec::new();
-        Template::parse(
-            &json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$..e"}}),
-            "/P",
-            &mut problems,
-        );
+        Template::parse(&json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$..e"}}), "/P", &mut problems);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(problems[0].0, "/P/a.$");
         assert_eq!(problems[2].0, "/P/c/d.$");
@@ -380,31 +327,17 @@ mod tests {
         let info = info();
         let item = json!("v");
         let ctx = ContextObject::new(&info, "M", Timestamp::UNIX_EPOCH, 0).with_map_item(3, &item);
-        let t = template(
-            json!({"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "sm.$": "$$.StateMachine.Id"}),
-        );
-        assert_eq!(
-            t.evaluate(&json!({}), &ctx).unwrap(),
-            json!({"i": 3, "v": "v", "sm": "arn:sm"})
-        );
+        let t = template(json!({"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "sm.$": "$$.StateMachine.Id"}));
+        assert_eq!(t.evaluate(&json!({}), &ctx).unwrap(), json!({"i": 3, "v": "v", "sm": "arn:sm"}));
     }
 
     // States Language: Input and Output Processing — ResultPath null, `$`, nested.
     #[test]
     fn result_path_variants() {
         let p = ReferencePath::parse("$.r").unwrap();
-        assert_eq!(
-            merge_result(None, json!({"a": 1}), json!(2)).unwrap(),
-            json!({"a": 1})
-        );
-        assert_eq!(
-            merge_result(Some(&ReferencePath::root()), json!({"a": 1}), json!(2)).unwrap(),
-            json!(2)
-        );
-        assert_eq!(
-            merge_result(Some(&p), json!({"a": 1}), json!(2)).unwrap(),
-            json!({"a": 1, "r": 2})
-        );
+        assert_eq!(merge_result(None, json!({"a": 1}), json!(2)).unwrap(), json!({"a": 1}));
+        assert_eq!(merge_result(Some(&ReferencePath::root()), json!({"a": 1}), json!(2)).unwrap(), json!(2));
+        assert_eq!(merge_result(Some(&p), json!({"a": 1}), json!(2)).unwrap(), json!({"a": 1, "r": 2}));
         let err = merge_result(Some(&p), json!("scalar"), json!(2)).unwrap_err();
         assert_eq!(err.error, "States.ResultPathMatchFailure");
     }
@@ -414,38 +347,17 @@ mod tests {
     fn select_paths() {
         let info = info();
         let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
-        assert_eq!(
-            select(None, "InputPath", &json!({"a": 1}), &ctx).unwrap(),
-            json!({})
-        );
+        assert_eq!(select(None, "InputPath", &json!({"a": 1}), &ctx).unwrap(), json!({}));
         let a = ReferencePath::parse("$.a").unwrap();
-        assert_eq!(
-            select(Some(&a), "InputPath", &json!({"a": 1}), &ctx).unwrap(),
-            json!(1)
-        );
-        assert_eq!(
-            select(Some(&a), "InputPath", &json!({}), &ctx)
-                .unwrap_err()
-                .error,
-            "States.Runtime"
-        );
+        assert_eq!(select(Some(&a), "InputPath", &json!({"a": 1}), &ctx).unwrap(), json!(1));
+        assert_eq!(select(Some(&a), "InputPath", &json!({}), &ctx).unwrap_err().error, "States.Runtime");
     }
 
     // Limits: state input/output over 256 KiB.
     #[test]
     fn data_limit() {
         let big = Value::String("x".repeat(DATA_LIMIT_BYTES));
-        assert_eq!(
-            check_size(&big, "output", "S").unwrap_err().error,
-            "States.DataLimitExceeded"
-        );
-        assert!(
-            check_size(
-                &Value::String("x".repeat(DATA_LIMIT_BYTES - 2)),
-                "output",
-                "S"
-            )
-            .is_ok()
-        );
+        assert_eq!(check_size(&big, "output", "S").unwrap_err().error, "States.DataLimitExceeded");
+        assert!(check_size(&Value::String("x".repeat(DATA_LIMIT_BYTES - 2)), "output", "S").is_ok());
     }
 }

@@ -48,21 +48,13 @@ pub(crate) struct StatesError {
 
 impl StatesError {
     pub(crate) fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        StatesError {
-            error: error.into(),
-            cause: cause.into(),
-            fatal: false,
-        }
+        StatesError { error: error.into(), cause: cause.into(), fatal: false }
     }
     pub(crate) fn runtime(cause: impl Into<String>) -> Self {
         Self::new(STATES_RUNTIME, cause)
     }
     pub(crate) fn fatal(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        StatesError {
-            error: error.into(),
-            cause: cause.into(),
-            fatal: true,
-        }
+        StatesError { error: error.into(), cause: cause.into(), fatal: true }
     }
     /// Whether `States.ALL` (and `States.TaskFailed`) must not match this error.
     pub(crate) fn is_terminal(&self) -> bool {
@@ -76,8 +68,7 @@ impl StatesError {
         error_equals.iter().any(|name| match name.as_str() {
             STATES_ALL => !self.is_terminal(),
             STATES_TASK_FAILED => {
-                self.error == STATES_TASK_FAILED
-                    || (!self.is_terminal() && self.error != STATES_TIMEOUT)
+                self.error == STATES_TASK_FAILED || (!self.is_terminal() && self.error != STATES_TIMEOUT)
             }
             other => other == self.error,
         })
@@ -95,10 +86,7 @@ pub struct ValidationProblem {
 
 impl ValidationProblem {
     pub(crate) fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        ValidationProblem {
-            pointer: pointer.into(),
-            message: message.into(),
-        }
+        ValidationProblem { pointer: pointer.into(), message: message.into() }
     }
 }
 
@@ -138,22 +126,12 @@ pub struct JsonSyntaxError {
 
 impl DefinitionError {
     pub(crate) fn from_problems(problems: Vec<ValidationProblem>) -> Self {
-        DefinitionError {
-            problems,
-            parse_error: None,
-        }
+        DefinitionError { problems, parse_error: None }
     }
     pub(crate) fn from_json(err: &serde_json::Error) -> Self {
-        let syntax = JsonSyntaxError {
-            line: err.line(),
-            column: err.column(),
-            message: err.to_string(),
-        };
+        let syntax = JsonSyntaxError { line: err.line(), column: err.column(), message: err.to_string() };
         DefinitionError {
-            problems: vec![ValidationProblem::new(
-                "",
-                format!("definition is not valid JSON: {}", syntax.message),
-            )],
+            problems: vec![ValidationProblem::new("", format!("definition is not valid JSON: {}", syntax.message))],
             parse_error: Some(syntax),
         }
     }
@@ -168,11 +146,7 @@ impl fmt::Display for DefinitionError {
                 syntax.line, syntax.column, syntax.message
             );
         }
-        write!(
-            f,
-            "invalid state machine definition ({} problem(s))",
-            self.problems.len()
-        )?;
+        write!(f, "invalid state machine definition ({} problem(s))", self.problems.len())?;
         for problem in &self.problems {
             write!(f, "\n{problem}")?;
         }

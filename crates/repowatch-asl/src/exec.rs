@@ -35,10 +35,7 @@ pub struct TaskFailure {
 impl TaskFailure {
     /// A failure with an error name and a cause.
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> TaskFailure {
-        TaskFailure {
-            error: error.into(),
-            cause: Some(cause.into()),
-        }
+        TaskFailure { error: error.into(), cause: Some(cause.into()) }
     }
 }
 
@@ -57,12 +54,7 @@ pub struct TaskContext<'a> {
 #[async_trait::async_trait]
 pub trait TaskInvoker: Send + Sync {
     /// Run `resource` on `input`.
-    async fn invoke(
-        &self,
-        resource: &str,
-        input: Value,
-        ctx: TaskContext<'_>,
-    ) -> Result<Value, TaskFailure>;
+    async fn invoke(&self, resource: &str, input: Value, ctx: TaskContext<'_>) -> Result<Value, TaskFailure>;
 }
 
 /// Settings of one execution.
@@ -188,15 +180,9 @@ pub async fn execute(
     options: ExecutionOptions,
 ) -> Execution {
     let started_at = clock.now();
-    let machine_id = format!(
-        "arn:aws:states:local:000000000000:stateMachine:{}",
-        options.state_machine_name
-    );
+    let machine_id = format!("arn:aws:states:local:000000000000:stateMachine:{}", options.state_machine_name);
     let info = ExecutionInfo {
-        id: format!(
-            "arn:aws:states:local:000000000000:execution:{}:{}",
-            options.state_machine_name, options.name
-        ),
+        id: format!("arn:aws:states:local:000000000000:execution:{}:{}", options.state_machine_name, options.name),
         name: options.name,
         input: input.clone(),
         start_time: started_at,
@@ -230,12 +216,7 @@ pub async fn execute(
     let mut last = runner.last_event_id();
     let (status, output, error, cause) = match outcome {
         Ok(output) => {
-            runner.emit(
-                &mut last,
-                HistoryEventType::ExecutionSucceeded,
-                None,
-                json!({"output": output}),
-            );
+            runner.emit(&mut last, HistoryEventType::ExecutionSucceeded, None, json!({"output": output}));
             (ExecutionStatus::Succeeded, Some(output), None, None)
         }
         Err(Some(err)) => {
@@ -250,38 +231,20 @@ pub async fn execute(
             (ExecutionStatus::Failed, None, error, cause)
         }
         Err(None) => {
-            let cause = format!(
-                "The execution ran longer than its TimeoutSeconds of {}",
-                machine.timeout_seconds.unwrap_or(0)
-            );
+            let cause =
+                format!("The execution ran longer than its TimeoutSeconds of {}", machine.timeout_seconds.unwrap_or(0));
             runner.emit(
                 &mut last,
                 HistoryEventType::ExecutionTimedOut,
                 None,
                 json!({"error": STATES_TIMEOUT, "cause": cause}),
             );
-            (
-                ExecutionStatus::TimedOut,
-                None,
-                Some(STATES_TIMEOUT.to_string()),
-                Some(cause),
-            )
+            (ExecutionStatus::TimedOut, None, Some(STATES_TIMEOUT.to_string()), Some(cause))
         }
     };
     tracing::debug!(execution = %runner.info.name, ?status, "execution stopped");
-    let history = runner
-        .history
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Execution {
-        status,
-        output,
-        error,
-        cause,
-        history,
-        started_at,
-        stopped_at: clock.now(),
-    }
+    let history = runner.history.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Execution { status, output, error, cause, history, started_at, stopped_at: clock.now() }
 }
 
 /// What a state hands to the machine loop.
@@ -336,10 +299,7 @@ impl Runner<'_> {
         state_name: Option<&str>,
         details: Value,
     ) -> u64 {
-        let mut history = self
-            .history
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut history = self.history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let id = history.len() as u64 + 1;
         history.push(HistoryEvent {
             id,
@@ -354,10 +314,7 @@ impl Runner<'_> {
     }
 
     fn last_event_id(&self) -> Option<u64> {
-        let history = self
-            .history
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let history = self.history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         history.last().map(|e| e.id)
     }
 
@@ -407,20 +364,14 @@ impl Runner<'_> {
     ) -> Result<Step, StatesError> {
         let entered = self.clock.now();
         tracing::trace!(state = name, kind = state.type_name(), "state entered");
-        self.emit(
-            cursor,
-            entered_type(state),
-            Some(name),
-            json!({"name": name, "input": input}),
-        );
+        self.emit(cursor, entered_type(state), Some(name), json!({"name": name, "input": input}));
         let step = match state {
             // The states with Retry/Catch share one path.
             State::Task(_) | State::Map(_) | State::Parallel(_) => {
                 let Some((errors, transition)) = state.resilience() else {
                     return Err(StatesError::runtime(format!("state {name:?} has no Retry/Catch handling")));
                 };
-                self.run_resilient(name, state, errors, transition, input, entered, cursor)
-                    .await?
+                self.run_resilient(name, state, errors, transition, input, entered, cursor).await?
             }
             State::Pass(pass) => {
                 let ctx = ContextObject::new(&self.info, name, entered, 0);
@@ -432,10 +383,7 @@ impl Runner<'_> {
                 };
                 let merged = merge_result(pass.flow.result_path.as_ref(), input, result)?;
                 let output = select(pass.flow.output_path.as_ref(), "OutputPath", &merged, &ctx)?;
-                Step {
-                    output,
-                    next: pass.transition.next().map(str::to_string),
-                }
+                Step { output, next: pass.transition.next().map(str::to_string) }
             }
             State::Wait(wait) => {
                 let ctx = ContextObject::new(&self.info, name, entered, 0);
@@ -444,42 +392,20 @@ impl Runner<'_> {
                 if !duration.is_zero() {
                     self.clock.sleep(duration).await;
                 }
-                let output = select(
-                    wait.flow.output_path.as_ref(),
-                    "OutputPath",
-                    &effective,
-                    &ctx,
-                )?;
-                Step {
-                    output,
-                    next: wait.transition.next().map(str::to_string),
-                }
+                let output = select(wait.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
+                Step { output, next: wait.transition.next().map(str::to_string) }
             }
             State::Choice(choice) => {
                 let ctx = ContextObject::new(&self.info, name, entered, 0);
                 let effective = select(choice.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
                 let next = choice.decide(&effective, &ctx)?.to_string();
-                let output = select(
-                    choice.flow.output_path.as_ref(),
-                    "OutputPath",
-                    &effective,
-                    &ctx,
-                )?;
-                Step {
-                    output,
-                    next: Some(next),
-                }
+                let output = select(choice.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
+                Step { output, next: Some(next) }
             }
             State::Succeed(succeed) => {
                 let ctx = ContextObject::new(&self.info, name, entered, 0);
-                let effective =
-                    select(succeed.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
-                let output = select(
-                    succeed.flow.output_path.as_ref(),
-                    "OutputPath",
-                    &effective,
-                    &ctx,
-                )?;
+                let effective = select(succeed.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
+                let output = select(succeed.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
                 Step { output, next: None }
             }
             State::Fail(fail) => {
@@ -506,12 +432,7 @@ impl Runner<'_> {
             }
         };
         if let Some(exited) = exited_type(state) {
-            self.emit(
-                cursor,
-                exited,
-                Some(name),
-                json!({"name": name, "output": step.output}),
-            );
+            self.emit(cursor, exited, Some(name), json!({"name": name, "output": step.output}));
         }
         Ok(step)
     }
@@ -539,11 +460,11 @@ impl Runner<'_> {
             }
             WaitFor::TimestampPath(path) => {
                 let value = select(Some(path), "TimestampPath", effective, ctx)?;
-                value
-                    .as_str()
-                    .and_then(|s| s.parse::<Timestamp>().ok())
-                    .map(until)
-                    .ok_or_else(|| StatesError::runtime(format!("TimestampPath '{path}' must select an RFC 3339 timestamp, found {value}")))
+                value.as_str().and_then(|s| s.parse::<Timestamp>().ok()).map(until).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "TimestampPath '{path}' must select an RFC 3339 timestamp, found {value}"
+                    ))
+                })
             }
         }
     }
@@ -569,25 +490,16 @@ impl Runner<'_> {
                 State::Task(task) => self.task_body(name, task, &input, &ctx, cursor).await,
                 State::Map(map) => self.map_body(name, map, &input, &ctx, cursor).await,
                 State::Parallel(par) => self.parallel_body(name, par, &input, &ctx, cursor).await,
-                _ => Err(StatesError::runtime(format!(
-                    "state '{name}' cannot have Retry or Catch"
-                ))),
+                _ => Err(StatesError::runtime(format!("state '{name}' cannot have Retry or Catch"))),
             };
             let err = match outcome {
                 Ok(output) => {
-                    return Ok(Step {
-                        output,
-                        next: transition.next().map(str::to_string),
-                    });
+                    return Ok(Step { output, next: transition.next().map(str::to_string) });
                 }
                 Err(err) => err,
             };
-            if let Some(i) = errors
-                .retry
-                .iter()
-                .position(|r| err.matches(&r.error_equals))
-                && let (Some(retrier), Some(count)) =
-                    (errors.retry.get(i), retries_per_retrier.get_mut(i))
+            if let Some(i) = errors.retry.iter().position(|r| err.matches(&r.error_equals))
+                && let (Some(retrier), Some(count)) = (errors.retry.get(i), retries_per_retrier.get_mut(i))
                 && u64::from(*count) < retrier.max_attempts
             {
                 let delay = retrier.delay(*count);
@@ -601,10 +513,7 @@ impl Runner<'_> {
                 tracing::debug!(state = name, error = %err.error, next = %catcher.next, "caught");
                 let error_output = json!({"Error": err.error, "Cause": err.cause});
                 let output = merge_result(catcher.result_path.as_ref(), input, error_output)?;
-                return Ok(Step {
-                    output,
-                    next: Some(catcher.next.clone()),
-                });
+                return Ok(Step { output, next: Some(catcher.next.clone()) });
             }
             return Err(err);
         }
@@ -627,12 +536,7 @@ impl Runner<'_> {
     }
 
     /// InputPath → Parameters.
-    fn effective_input(
-        &self,
-        flow: &DataFlow,
-        input: &Value,
-        ctx: &ContextObject<'_>,
-    ) -> Result<Value, StatesError> {
+    fn effective_input(&self, flow: &DataFlow, input: &Value, ctx: &ContextObject<'_>) -> Result<Value, StatesError> {
         let effective = select(flow.input_path.as_ref(), "InputPath", input, ctx)?;
         match &flow.parameters {
             Some(parameters) => parameters.evaluate(&effective, ctx),
@@ -661,32 +565,29 @@ impl Runner<'_> {
             }
             (None, None) => None,
         };
-        self.emit(cursor, HistoryEventType::TaskScheduled, Some(name), json!({"resource": task.resource, "parameters": parameters, "timeout_seconds": timeout}));
         self.emit(
             cursor,
-            HistoryEventType::TaskStarted,
+            HistoryEventType::TaskScheduled,
             Some(name),
-            json!({"resource": task.resource}),
+            json!({"resource": task.resource, "parameters": parameters, "timeout_seconds": timeout}),
         );
-        let call_ctx = TaskContext {
-            state_name: name,
-            attempt: ctx.retry_count,
-            execution_name: &self.info.name,
-        };
+        self.emit(cursor, HistoryEventType::TaskStarted, Some(name), json!({"resource": task.resource}));
+        let call_ctx = TaskContext { state_name: name, attempt: ctx.retry_count, execution_name: &self.info.name };
         let call = self.invoker.invoke(&task.resource, parameters, call_ctx);
         let outcome = match timeout {
-            Some(seconds) => {
-                match with_timeout(self.clock, Duration::from_secs(seconds), call).await {
-                    Ok(outcome) => outcome,
-                    Err(Elapsed) => {
-                        let cause = format!(
-                            "Task '{name}' did not finish within its TimeoutSeconds of {seconds}"
-                        );
-                        self.emit(cursor, HistoryEventType::TaskTimedOut, Some(name), json!({"resource": task.resource, "error": STATES_TIMEOUT, "cause": cause}));
-                        return Err(StatesError::new(STATES_TIMEOUT, cause));
-                    }
+            Some(seconds) => match with_timeout(self.clock, Duration::from_secs(seconds), call).await {
+                Ok(outcome) => outcome,
+                Err(Elapsed) => {
+                    let cause = format!("Task '{name}' did not finish within its TimeoutSeconds of {seconds}");
+                    self.emit(
+                        cursor,
+                        HistoryEventType::TaskTimedOut,
+                        Some(name),
+                        json!({"resource": task.resource, "error": STATES_TIMEOUT, "cause": cause}),
+                    );
+                    return Err(StatesError::new(STATES_TIMEOUT, cause));
                 }
-            }
+            },
             None => call.await,
         };
         match outcome {
@@ -700,11 +601,7 @@ impl Runner<'_> {
                 self.finish(&task.flow, input, result, ctx)
             }
             Err(failure) => {
-                let error = if failure.error.is_empty() {
-                    STATES_TASK_FAILED.to_string()
-                } else {
-                    failure.error
-                };
+                let error = if failure.error.is_empty() { STATES_TASK_FAILED.to_string() } else { failure.error };
                 let cause = failure.cause.unwrap_or_default();
                 self.emit(
                     cursor,
@@ -739,41 +636,27 @@ impl Runner<'_> {
         let max_concurrency = match &map.max_concurrency_path {
             Some(path) => {
                 let value = select(Some(path), "MaxConcurrencyPath", &effective, ctx)?;
-                value.as_u64().ok_or_else(|| StatesError::runtime(format!("MaxConcurrencyPath '{path}' must select a non-negative integer, found {value}")))?
+                value.as_u64().ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "MaxConcurrencyPath '{path}' must select a non-negative integer, found {value}"
+                    ))
+                })?
             }
             None => map.max_concurrency,
         };
         let all = items.len().max(1);
-        let limit = if max_concurrency == 0 {
-            all
-        } else {
-            usize::try_from(max_concurrency)
-                .unwrap_or(all)
-                .clamp(1, all)
-        };
-        let started = self.emit(
-            cursor,
-            HistoryEventType::MapStateStarted,
-            Some(name),
-            json!({"length": items.len()}),
-        );
+        let limit =
+            if max_concurrency == 0 { all } else { usize::try_from(max_concurrency).unwrap_or(all).clamp(1, all) };
+        let started = self.emit(cursor, HistoryEventType::MapStateStarted, Some(name), json!({"length": items.len()}));
         let effective = &effective;
-        let results: Result<Vec<Value>, StatesError> =
-            futures::stream::iter(items.into_iter().enumerate())
-                .map(|(index, item)| {
-                    self.map_iteration(name, map, index, item, effective, ctx, started)
-                })
-                .buffered(limit)
-                .try_collect()
-                .await;
+        let results: Result<Vec<Value>, StatesError> = futures::stream::iter(items.into_iter().enumerate())
+            .map(|(index, item)| self.map_iteration(name, map, index, item, effective, ctx, started))
+            .buffered(limit)
+            .try_collect()
+            .await;
         match results {
             Ok(results) => {
-                self.emit(
-                    cursor,
-                    HistoryEventType::MapStateSucceeded,
-                    Some(name),
-                    json!({}),
-                );
+                self.emit(cursor, HistoryEventType::MapStateSucceeded, Some(name), json!({}));
                 self.finish(&map.flow, input, Value::Array(results), ctx)
             }
             Err(err) => {
@@ -809,17 +692,13 @@ impl Runner<'_> {
         let item_input = match &map.item_selector {
             Some(selector) => {
                 let item_ctx =
-                    ContextObject::new(&self.info, name, ctx.entered_time, ctx.retry_count)
-                        .with_map_item(index, &item);
+                    ContextObject::new(&self.info, name, ctx.entered_time, ctx.retry_count).with_map_item(index, &item);
                 selector.evaluate(effective, &item_ctx)
             }
             None => Ok(item.clone()),
         };
         let outcome = match item_input {
-            Ok(item_input) => {
-                self.run_machine(&map.processor, item_input, Some(iteration))
-                    .await
-            }
+            Ok(item_input) => self.run_machine(&map.processor, item_input, Some(iteration)).await,
             Err(err) => Err(err),
         };
         let mut cursor = self.last_event_id();
@@ -854,24 +733,11 @@ impl Runner<'_> {
         cursor: &mut Option<u64>,
     ) -> Result<Value, StatesError> {
         let branch_input = self.effective_input(&par.flow, input, ctx)?;
-        let started = self.emit(
-            cursor,
-            HistoryEventType::ParallelStateStarted,
-            Some(name),
-            json!({}),
-        );
-        let branches = par
-            .branches
-            .iter()
-            .map(|branch| self.run_machine(branch, branch_input.clone(), Some(started)));
+        let started = self.emit(cursor, HistoryEventType::ParallelStateStarted, Some(name), json!({}));
+        let branches = par.branches.iter().map(|branch| self.run_machine(branch, branch_input.clone(), Some(started)));
         match futures::future::try_join_all(branches).await {
             Ok(results) => {
-                self.emit(
-                    cursor,
-                    HistoryEventType::ParallelStateSucceeded,
-                    Some(name),
-                    json!({}),
-                );
+                self.emit(cursor, HistoryEventType::ParallelStateSucceeded, Some(name), json!({}));
                 self.finish(&par.flow, input, Value::Array(results), ctx)
             }
             Err(err) => {

@@ -20,11 +20,7 @@ pub(crate) fn function_name(expression: &str) -> &str {
 }
 
 /// Evaluate an intrinsic call against the state's input and context object.
-pub(crate) fn evaluate(
-    expression: &str,
-    _input: &Value,
-    _context: &Value,
-) -> Result<Value, StatesError> {
+pub(crate) fn evaluate(expression: &str, _input: &Value, _context: &Value) -> Result<Value, StatesError> {
     Err(StatesError::runtime(format!(
         "intrinsic function `{}` is not supported by this interpreter yet (in `{expression}`)",
         function_name(expression)

@@ -53,8 +53,8 @@ mod validate;
 pub use clock::{Clock, Elapsed, FakeClock, SystemClock, with_timeout};
 pub use error::{DefinitionError, JsonSyntaxError, ValidationProblem};
 pub use exec::{
-    Execution, ExecutionOptions, ExecutionStatus, HistoryEvent, HistoryEventType, TaskContext,
-    TaskFailure, TaskInvoker, execute,
+    Execution, ExecutionOptions, ExecutionStatus, HistoryEvent, HistoryEventType, TaskContext, TaskFailure,
+    TaskInvoker, execute,
 };
 pub use machine::StateMachine;
 pub use substitute::substitute;

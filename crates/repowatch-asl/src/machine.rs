@@ -28,11 +28,7 @@ pub(crate) struct Machine {
 
 impl Machine {
     pub(crate) fn empty() -> Machine {
-        Machine {
-            start_at: String::new(),
-            states: Vec::new(),
-            index: HashMap::new(),
-        }
+        Machine { start_at: String::new(), states: Vec::new(), index: HashMap::new() }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<(&str, &State)> {
@@ -60,10 +56,7 @@ fn raw_targets(state: &Value, ptr: &str) -> Vec<(String, String)> {
     for list in ["Choices", "Catch"] {
         if let Some(Value::Array(items)) = state.get(list) {
             for (i, item) in items.iter().enumerate() {
-                let at = pointer_join(
-                    &pointer_join(&pointer_join(ptr, list), &i.to_string()),
-                    "Next",
-                );
+                let at = pointer_join(&pointer_join(&pointer_join(ptr, list), &i.to_string()), "Next");
                 push(item.get("Next"), at);
             }
         }
@@ -72,12 +65,7 @@ fn raw_targets(state: &Value, ptr: &str) -> Vec<(String, String)> {
 }
 
 /// Parse a machine object (`{"StartAt", "States", …}`) found at `ptr`.
-pub(crate) fn parse_machine(
-    value: &Value,
-    ptr: &str,
-    p: &mut Problems,
-    kind: MachineKind,
-) -> Option<Machine> {
+pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: MachineKind) -> Option<Machine> {
     let Value::Object(map) = value else {
         p.add(
             ptr,
@@ -91,47 +79,23 @@ pub(crate) fn parse_machine(
     };
     let obj = Obj { map, ptr };
     let fields: &[&str] = match kind {
-        MachineKind::Root => &[
-            "StartAt",
-            "States",
-            "Comment",
-            "Version",
-            "TimeoutSeconds",
-            "QueryLanguage",
-        ],
+        MachineKind::Root => &["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"],
         MachineKind::ItemProcessor => &["StartAt", "States", "Comment", "ProcessorConfig"],
         MachineKind::Branch => &["StartAt", "States", "Comment"],
     };
-    obj.allow(
-        p,
-        fields,
-        if kind == MachineKind::Root {
-            "a state machine"
-        } else {
-            "a nested state machine"
-        },
-    );
+    obj.allow(p, fields, if kind == MachineKind::Root { "a state machine" } else { "a nested state machine" });
     if kind == MachineKind::ItemProcessor
         && let Some(config) = obj.get("ProcessorConfig")
     {
         let config_ptr = obj.at("ProcessorConfig");
         match config {
             Value::Object(cfg) => {
-                let c = Obj {
-                    map: cfg,
-                    ptr: &config_ptr,
-                };
+                let c = Obj { map: cfg, ptr: &config_ptr };
                 c.allow(p, &["Mode", "ExecutionType"], "`ProcessorConfig`");
                 match c.opt_str(p, "Mode") {
                     None | Some("INLINE") => {}
-                    Some("DISTRIBUTED") => p.add(
-                        c.at("Mode"),
-                        "the DISTRIBUTED Map mode is not supported; use INLINE",
-                    ),
-                    Some(other) => p.add(
-                        c.at("Mode"),
-                        format!("must be `INLINE` or `DISTRIBUTED`, not `{other}`"),
-                    ),
+                    Some("DISTRIBUTED") => p.add(c.at("Mode"), "the DISTRIBUTED Map mode is not supported; use INLINE"),
+                    Some(other) => p.add(c.at("Mode"), format!("must be `INLINE` or `DISTRIBUTED`, not `{other}`")),
                 }
             }
             _ => p.add(config_ptr, "must be a JSON object"),
@@ -146,10 +110,7 @@ pub(crate) fn parse_machine(
         }
         Some(Value::Object(states)) if !states.is_empty() => Some(states),
         Some(_) => {
-            p.add(
-                states_ptr.clone(),
-                "must be a non-empty JSON object of states",
-            );
+            p.add(states_ptr.clone(), "must be a non-empty JSON object of states");
             None
         }
     };
@@ -159,10 +120,7 @@ pub(crate) fn parse_machine(
     for (name, raw) in raw_states {
         let state_ptr = pointer_join(&states_ptr, name);
         if name.is_empty() || name.chars().count() > 80 {
-            p.add(
-                state_ptr.clone(),
-                "a state name must be 1 to 80 characters long",
-            );
+            p.add(state_ptr.clone(), "a state name must be 1 to 80 characters long");
         }
         for (target, at) in raw_targets(raw, &state_ptr) {
             if !raw_states.contains_key(&target) {
@@ -192,17 +150,11 @@ pub(crate) fn parse_machine(
             }
             for name in raw_states.keys() {
                 if !seen.contains(name.as_str()) {
-                    p.add(
-                        pointer_join(&states_ptr, name),
-                        "state is unreachable from `StartAt`",
-                    );
+                    p.add(pointer_join(&states_ptr, name), "state is unreachable from `StartAt`");
                 }
             }
         } else {
-            p.add(
-                obj.at("StartAt"),
-                format!("refers to unknown state `{start}`"),
-            );
+            p.add(obj.at("StartAt"), format!("refers to unknown state `{start}`"));
         }
         machine.start_at = start.to_string();
     }
@@ -218,10 +170,7 @@ pub(crate) fn parse_root(value: &Value, p: &mut Problems) -> Option<(Machine, Op
     if let Some(lang) = obj.get("QueryLanguage")
         && lang != "JSONPath"
     {
-        p.add(
-            obj.at("QueryLanguage"),
-            "only the JSONPath query language is supported",
-        );
+        p.add(obj.at("QueryLanguage"), "only the JSONPath query language is supported");
     }
     let _ = obj.opt_str(p, "Comment");
     let _ = obj.opt_str(p, "Version");
@@ -239,8 +188,7 @@ impl StateMachine {
     /// Parse a definition given as JSON text. A text that is not JSON gives a
     /// [`DefinitionError`] with line and column; otherwise see [`StateMachine::from_value`].
     pub fn from_json_str(text: &str) -> Result<StateMachine, DefinitionError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| DefinitionError::from_json(&e))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| DefinitionError::from_json(&e))?;
         Self::from_value(&value)
     }
 
@@ -250,10 +198,7 @@ impl StateMachine {
         let mut problems = Problems::default();
         let parsed = parse_root(value, &mut problems);
         match parsed {
-            Some((root, timeout_seconds)) if problems.is_empty() => Ok(StateMachine {
-                root,
-                timeout_seconds,
-            }),
+            Some((root, timeout_seconds)) if problems.is_empty() => Ok(StateMachine { root, timeout_seconds }),
             _ => {
                 if problems.is_empty() {
                     problems.add("", "definition could not be parsed");
@@ -303,10 +248,7 @@ mod tests {
             "D": {"Type": "Succeed"}, "E": {"Type": "Succeed"}}});
         assert_eq!(crate::validate(&def), vec![]);
         let m = StateMachine::from_value(&def).unwrap();
-        assert_eq!(
-            m.state_names().collect::<Vec<_>>(),
-            ["C", "D", "E", "H", "T"]
-        );
+        assert_eq!(m.state_names().collect::<Vec<_>>(), ["C", "D", "E", "H", "T"]);
         assert_eq!(m.task_resources(), ["r"]);
     }
 
@@ -314,10 +256,7 @@ mod tests {
     fn distributed_map_and_jsonata_are_reported() {
         let def = json!({"StartAt": "M", "QueryLanguage": "JSONata", "States": {"M": {"Type": "Map", "End": true, "Assign": {},
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
-        let got: Vec<String> = crate::validate(&def)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let got: Vec<String> = crate::validate(&def).iter().map(ToString::to_string).collect();
         assert_eq!(
             got,
             [

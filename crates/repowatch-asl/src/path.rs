@@ -42,22 +42,13 @@ impl ReferencePath {
         } else {
             return Err(format!("invalid path `{text}`: must start with `$`"));
         };
-        let segments =
-            parse_segments(rest).map_err(|why| format!("invalid path `{text}`: {why}"))?;
-        Ok(ReferencePath {
-            text: text.to_string(),
-            context,
-            segments,
-        })
+        let segments = parse_segments(rest).map_err(|why| format!("invalid path `{text}`: {why}"))?;
+        Ok(ReferencePath { text: text.to_string(), context, segments })
     }
 
     /// The root path `$`.
     pub(crate) fn root() -> ReferencePath {
-        ReferencePath {
-            text: "$".to_string(),
-            context: false,
-            segments: Vec::new(),
-        }
+        ReferencePath { text: "$".to_string(), context: false, segments: Vec::new() }
     }
 
     /// Whether this path reads the context object (`$$…`).
@@ -104,23 +95,21 @@ impl ReferencePath {
                         }
                     }
                 }
-                Segment::Index(i) => {
-                    match node {
-                        Value::Array(items) => {
-                            let len = items.len();
-                            items.get_mut(*i).ok_or_else(|| {
+                Segment::Index(i) => match node {
+                    Value::Array(items) => {
+                        let len = items.len();
+                        items.get_mut(*i).ok_or_else(|| {
                             format!("cannot set index {i} of path `{}`: the array has {len} item(s)", self.text)
                         })?
-                        }
-                        other => {
-                            return Err(format!(
-                                "cannot set index {i} of path `{}`: the node is {}, not an array",
-                                self.text,
-                                kind_of(other)
-                            ));
-                        }
                     }
-                }
+                    other => {
+                        return Err(format!(
+                            "cannot set index {i} of path `{}`: the node is {}, not an array",
+                            self.text,
+                            kind_of(other)
+                        ));
+                    }
+                },
             };
         }
         *node = value;
@@ -158,37 +147,26 @@ fn parse_segments(mut rest: &str) -> Result<Vec<Segment>, String> {
             segments.push(Segment::Field(name.to_string()));
             rest = &after[end..];
         } else if let Some(after) = rest.strip_prefix('[') {
-            if let Some(quoted) = after
-                .strip_prefix('\'')
-                .map(|q| (q, '\''))
-                .or_else(|| after.strip_prefix('"').map(|q| (q, '"')))
+            if let Some(quoted) =
+                after.strip_prefix('\'').map(|q| (q, '\'')).or_else(|| after.strip_prefix('"').map(|q| (q, '"')))
             {
                 let (body, quote) = quoted;
                 let (name, used) = read_quoted(body, quote)?;
                 let tail = &body[used..];
-                rest = tail
-                    .strip_prefix(']')
-                    .ok_or_else(|| "expected `]` after a quoted name".to_string())?;
+                rest = tail.strip_prefix(']').ok_or_else(|| "expected `]` after a quoted name".to_string())?;
                 segments.push(Segment::Field(name));
             } else {
                 let end = after.find(']').ok_or_else(|| "missing `]`".to_string())?;
                 let inner = after[..end].trim();
                 if inner.is_empty() || !inner.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!(
-                        "`[{inner}]` is not supported; use a non-negative index or a quoted name"
-                    ));
+                    return Err(format!("`[{inner}]` is not supported; use a non-negative index or a quoted name"));
                 }
-                let index = inner
-                    .parse::<usize>()
-                    .map_err(|_| format!("index `{inner}` is too large"))?;
+                let index = inner.parse::<usize>().map_err(|_| format!("index `{inner}` is too large"))?;
                 segments.push(Segment::Index(index));
                 rest = &after[end + 1..];
             }
         } else {
-            return Err(format!(
-                "unexpected `{}`; expected `.name` or `[…]`",
-                rest.chars().next().unwrap_or(' ')
-            ));
+            return Err(format!("unexpected `{}`; expected `.name` or `[…]`", rest.chars().next().unwrap_or(' ')));
         }
     }
     Ok(segments)
@@ -242,27 +220,10 @@ mod tests {
     // States Language: Paths — a path must begin with `$`.
     #[test]
     fn rejects_bad_paths() {
-        for bad in [
-            "a.b",
-            "",
-            "$.",
-            "$..a",
-            "$.a[*]",
-            "$.a[?(@.x)]",
-            "$[",
-            "$['x",
-            "$a",
-            "$.a[-1]",
-        ] {
-            assert!(
-                ReferencePath::parse(bad).is_err(),
-                "{bad} should be rejected"
-            );
+        for bad in ["a.b", "", "$.", "$..a", "$.a[*]", "$.a[?(@.x)]", "$[", "$['x", "$a", "$.a[-1]"] {
+            assert!(ReferencePath::parse(bad).is_err(), "{bad} should be rejected");
         }
-        assert_eq!(
-            ReferencePath::parse("x").unwrap_err(),
-            "invalid path `x`: must start with `$`"
-        );
+        assert_eq!(ReferencePath::parse("x").unwrap_err(), "invalid path `x`: must start with `$`");
     }
 
     // States Language: Input and Output Processing — ResultPath creates missing nodes.

@@ -16,14 +16,10 @@ use std::collections::BTreeMap;
 pub fn substitute(definition: &Value, substitutions: &BTreeMap<String, String>) -> Value {
     match definition {
         Value::String(s) => Value::String(substitute_str(s, substitutions)),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| substitute(v, substitutions)).collect())
+        Value::Array(items) => Value::Array(items.iter().map(|v| substitute(v, substitutions)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), substitute(v, substitutions))).collect())
         }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), substitute(v, substitutions)))
-                .collect(),
-        ),
         other => other.clone(),
     }
 }
@@ -64,14 +60,8 @@ mod tests {
 
     #[test]
     fn substitutes_everywhere_in_values() {
-        let subs = BTreeMap::from([
-            ("A".to_string(), "1".to_string()),
-            ("B".to_string(), "two".to_string()),
-        ]);
+        let subs = BTreeMap::from([("A".to_string(), "1".to_string()), ("B".to_string(), "two".to_string())]);
         let def = json!({"${A}": ["x${A}y${B}z", {"k": "${C}"}, 5], "open": "${A", "lit": "$"});
-        assert_eq!(
-            substitute(&def, &subs),
-            json!({"${A}": ["x1ytwoz", {"k": "${C}"}, 5], "open": "${A", "lit": "$"})
-        );
+        assert_eq!(substitute(&def, &subs), json!({"${A}": ["x1ytwoz", {"k": "${C}"}, 5], "open": "${A", "lit": "$"}));
     }
 }

@@ -79,9 +79,9 @@ impl<'v> Obj<'v, '_> {
             }
             let message = match key.as_str() {
                 "Assign" => "`Assign` (variables) is not supported yet".to_string(),
-                "Arguments" | "Output" => format!(
-                    "`{key}` belongs to the JSONata query language, which is not supported yet"
-                ),
+                "Arguments" | "Output" => {
+                    format!("`{key}` belongs to the JSONata query language, which is not supported yet")
+                }
                 "QueryLanguage" => "`QueryLanguage` is only allowed at the top level".to_string(),
                 "ItemReader"
                 | "ItemBatcher"
@@ -135,11 +135,8 @@ impl<'v> Obj<'v, '_> {
         match value.as_u64() {
             Some(n) if n >= min => Some(n),
             _ => {
-                let bound = if min == 0 {
-                    "a non-negative integer".to_string()
-                } else {
-                    format!("an integer >= {min}")
-                };
+                let bound =
+                    if min == 0 { "a non-negative integer".to_string() } else { format!("an integer >= {min}") };
                 p.add(self.at(key), format!("must be {bound}"));
                 None
             }
@@ -160,36 +157,20 @@ impl<'v> Obj<'v, '_> {
 
     /// A Path field defaulting to `$`; `null` gives `None`.
     /// `allow_context` permits `$$…` (not allowed in ResultPath).
-    pub(crate) fn io_path(
-        &self,
-        p: &mut Problems,
-        key: &str,
-        allow_context: bool,
-    ) -> Option<ReferencePath> {
+    pub(crate) fn io_path(&self, p: &mut Problems, key: &str, allow_context: bool) -> Option<ReferencePath> {
         match self.get(key) {
             None => Some(ReferencePath::root()),
             Some(Value::Null) => None,
-            Some(_) => Some(
-                self.req_path(p, key, allow_context)
-                    .unwrap_or_else(ReferencePath::root),
-            ),
+            Some(_) => Some(self.req_path(p, key, allow_context).unwrap_or_else(ReferencePath::root)),
         }
     }
 
     /// A path field that must be a string path when present.
-    pub(crate) fn req_path(
-        &self,
-        p: &mut Problems,
-        key: &str,
-        allow_context: bool,
-    ) -> Option<ReferencePath> {
+    pub(crate) fn req_path(&self, p: &mut Problems, key: &str, allow_context: bool) -> Option<ReferencePath> {
         let text = self.req_str(p, key)?;
         match ReferencePath::parse(text) {
             Ok(path) if path.is_context() && !allow_context => {
-                p.add(
-                    self.at(key),
-                    format!("invalid path `{text}`: the context object `$$` cannot be used here"),
-                );
+                p.add(self.at(key), format!("invalid path `{text}`: the context object `$$` cannot be used here"));
                 None
             }
             Ok(path) => Some(path),
@@ -200,26 +181,12 @@ impl<'v> Obj<'v, '_> {
         }
     }
 
-    pub(crate) fn opt_path(
-        &self,
-        p: &mut Problems,
-        key: &str,
-        allow_context: bool,
-    ) -> Option<ReferencePath> {
-        if self.has(key) {
-            self.req_path(p, key, allow_context)
-        } else {
-            None
-        }
+    pub(crate) fn opt_path(&self, p: &mut Problems, key: &str, allow_context: bool) -> Option<ReferencePath> {
+        if self.has(key) { self.req_path(p, key, allow_context) } else { None }
     }
 
     /// A payload template field (`Parameters`, `ItemSelector`, `ResultSelector`).
-    pub(crate) fn template(
-        &self,
-        p: &mut Problems,
-        key: &str,
-        must_be_object: bool,
-    ) -> Option<Template> {
+    pub(crate) fn template(&self, p: &mut Problems, key: &str, must_be_object: bool) -> Option<Template> {
         let value = self.get(key)?;
         if must_be_object && !value.is_object() {
             p.add(self.at(key), "must be a JSON object");

@@ -19,15 +19,7 @@ async fn pass_result_and_result_path() {
     .await;
     assert_eq!(exec.status, ExecutionStatus::Succeeded);
     assert_eq!(exec.output, Some(json!({"a": 0, "r": {"x": 1}})));
-    assert_eq!(
-        types(&exec),
-        [
-            "ExecutionStarted",
-            "PassStateEntered",
-            "PassStateExited",
-            "ExecutionSucceeded"
-        ]
-    );
+    assert_eq!(types(&exec), ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
     assert_eq!(exec.history[1].previous_event_id, Some(1));
     assert_eq!(exec.history[1].state_name.as_deref(), Some("P"));
 }
@@ -167,11 +159,7 @@ async fn choice_routes_and_defaults() {
         "Big": {"Type": "Pass", "Result": "big", "End": true},
         "X": {"Type": "Pass", "Result": "x", "End": true},
         "Other": {"Type": "Pass", "Result": "other", "End": true}}});
-    for (input, want) in [
-        (json!({"n": 11}), "big"),
-        (json!({"n": 1, "s": "x"}), "x"),
-        (json!({"n": 1}), "other"),
-    ] {
+    for (input, want) in [(json!({"n": 11}), "big"), (json!({"n": 1, "s": "x"}), "x"), (json!({"n": 1}), "other")] {
         let (exec, _) = run(def.clone(), input).await;
         assert_eq!(exec.output, Some(json!(want)));
     }
@@ -197,10 +185,7 @@ async fn wait_variants_use_the_clock() {
     )
     .await;
     assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
-    assert_eq!(
-        exec.stopped_at.duration_since(exec.started_at).as_secs(),
-        120
-    );
+    assert_eq!(exec.stopped_at.duration_since(exec.started_at).as_secs(), 120);
     let (exec, _) = run(
         json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}),
         json!({"s": "soon"}),
@@ -212,26 +197,25 @@ async fn wait_variants_use_the_clock() {
 // States Language: Succeed State and Fail State (Error, Cause; ErrorPath, CausePath).
 #[tokio::test]
 async fn succeed_and_fail() {
+    let (exec, _) =
+        run(json!({"StartAt": "S", "States": {"S": {"Type": "Succeed", "OutputPath": "$.a"}}}), json!({"a": 3})).await;
+    assert_eq!(exec.output, Some(json!(3)));
     let (exec, _) = run(
-        json!({"StartAt": "S", "States": {"S": {"Type": "Succeed", "OutputPath": "$.a"}}}),
-        json!({"a": 3}),
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Broke", "Cause": "because"}}}),
+        json!({}),
     )
     .await;
-    assert_eq!(exec.output, Some(json!(3)));
-    let (exec, _) = run(json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Broke", "Cause": "because"}}}), json!({})).await;
     assert_eq!(
         (exec.status, exec.error.as_deref(), exec.cause.as_deref()),
         (ExecutionStatus::Failed, Some("Broke"), Some("because"))
     );
-    assert_eq!(
-        types(&exec).last().map(String::as_str),
-        Some("ExecutionFailed")
-    );
-    let (exec, _) = run(json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.c"}}}), json!({"e": "E", "c": "C"})).await;
-    assert_eq!(
-        (exec.error.as_deref(), exec.cause.as_deref()),
-        (Some("E"), Some("C"))
-    );
+    assert_eq!(types(&exec).last().map(String::as_str), Some("ExecutionFailed"));
+    let (exec, _) = run(
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "$.c"}}}),
+        json!({"e": "E", "c": "C"}),
+    )
+    .await;
+    assert_eq!((exec.error.as_deref(), exec.cause.as_deref()), (Some("E"), Some("C")));
 }
 
 // States Language: Errors — Retrying after an error: IntervalSeconds 2, BackoffRate 2, MaxAttempts 3 → waits 2, 4, 8.
@@ -247,10 +231,7 @@ async fn retry_backoff_on_fake_clock() {
     assert_eq!(exec.cause.as_deref(), Some("Boom happened"));
     assert_eq!(invoker.attempts(), [0, 1, 2, 3]);
     assert_eq!(invoker.clock.sleeps(), [2, 4, 8].map(Duration::from_secs));
-    assert_eq!(
-        exec.stopped_at.duration_since(exec.started_at).as_secs(),
-        14
-    );
+    assert_eq!(exec.stopped_at.duration_since(exec.started_at).as_secs(), 14);
 }
 
 // States Language: Errors — defaults (IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0), MaxDelaySeconds cap, success after retries.
@@ -314,10 +295,7 @@ async fn catch_routes_with_error_output() {
     )
     .await;
     assert_eq!(exec.status, ExecutionStatus::Succeeded);
-    assert_eq!(
-        exec.output,
-        Some(json!({"keep": true, "err": {"Error": "Custom", "Cause": "Custom happened"}}))
-    );
+    assert_eq!(exec.output, Some(json!({"keep": true, "err": {"Error": "Custom", "Cause": "Custom happened"}})));
     // ResultPath default `$`: the error object replaces the input.
     let (exec, _) = run(
         json!({"StartAt": "T", "States": {
@@ -326,10 +304,7 @@ async fn catch_routes_with_error_output() {
         json!({"keep": true}),
     )
     .await;
-    assert_eq!(
-        exec.output,
-        Some(json!({"Error": "E", "Cause": "E happened"}))
-    );
+    assert_eq!(exec.output, Some(json!({"Error": "E", "Cause": "E happened"})));
 }
 
 // States Language: Errors — retries are exhausted before Catch applies.
@@ -387,14 +362,8 @@ async fn machine_timeout() {
     .await;
     assert_eq!(exec.status, ExecutionStatus::TimedOut);
     assert_eq!(exec.error.as_deref(), Some("States.Timeout"));
-    assert_eq!(
-        types(&exec).last().map(String::as_str),
-        Some("ExecutionTimedOut")
-    );
-    assert_eq!(
-        serde_json::to_value(exec.status).unwrap(),
-        json!("TIMED_OUT")
-    );
+    assert_eq!(types(&exec).last().map(String::as_str), Some("ExecutionTimedOut"));
+    assert_eq!(serde_json::to_value(exec.status).unwrap(), json!("TIMED_OUT"));
 }
 
 // States Language: Map State — ItemsPath, ItemSelector with $$.Map.Item, ResultPath; results in item order.
@@ -416,10 +385,7 @@ async fn map_item_selector_and_order() {
     );
     let t = types(&exec);
     assert_eq!(t.iter().filter(|x| *x == "MapIterationStarted").count(), 3);
-    assert_eq!(
-        t.iter().filter(|x| *x == "MapIterationSucceeded").count(),
-        3
-    );
+    assert_eq!(t.iter().filter(|x| *x == "MapIterationSucceeded").count(), 3);
     assert!(t.contains(&"MapStateExited".to_string()));
 }
 
@@ -444,10 +410,7 @@ async fn max_in_flight(max_concurrency: u64, items: usize) -> usize {
     )
     .await;
     assert_eq!(exec.status, ExecutionStatus::Succeeded);
-    assert_eq!(
-        exec.output,
-        Some(Value::Array((0..items).map(|i| json!(i)).collect()))
-    );
+    assert_eq!(exec.output, Some(Value::Array((0..items).map(|i| json!(i)).collect())));
     invoker.max_in_flight.load(Ordering::SeqCst)
 }
 
@@ -474,14 +437,9 @@ async fn map_iteration_failure_fails_map() {
     let (exec, _) = run(plain, json!([1, 2, 3])).await;
     assert_eq!(exec.error.as_deref(), Some("Bad"));
     let t = types(&exec);
-    assert!(
-        t.contains(&"MapIterationFailed".to_string()) && t.contains(&"MapStateFailed".to_string())
-    );
+    assert!(t.contains(&"MapIterationFailed".to_string()) && t.contains(&"MapStateFailed".to_string()));
     let (exec, _) = run(def(true), json!([1, 2, 3])).await;
-    assert_eq!(
-        exec.output,
-        Some(json!({"Error": "Bad", "Cause": "bad item"}))
-    );
+    assert_eq!(exec.output, Some(json!({"Error": "Bad", "Cause": "bad item"})));
 }
 
 // States Language: Map State — ItemsPath must select an array.
@@ -508,15 +466,9 @@ async fn parallel_branches() {
     )
     .await;
     assert_eq!(exec.status, ExecutionStatus::Succeeded, "{:?}", exec.cause);
-    assert_eq!(
-        exec.output,
-        Some(json!({"v": 9, "r": {"first": "a", "second": 9}}))
-    );
+    assert_eq!(exec.output, Some(json!({"v": 9, "r": {"first": "a", "second": 9}})));
     let t = types(&exec);
-    assert!(
-        t.contains(&"ParallelStateEntered".to_string())
-            && t.contains(&"ParallelStateSucceeded".to_string())
-    );
+    assert!(t.contains(&"ParallelStateEntered".to_string()) && t.contains(&"ParallelStateSucceeded".to_string()));
 }
 
 // States Language: Parallel State — a failing branch fails the Parallel; Retry on the Parallel re-runs it.
@@ -548,10 +500,7 @@ async fn max_transitions_guard() {
         json!({}),
         &invoker,
         &*clock,
-        ExecutionOptions {
-            max_transitions: 100,
-            ..ExecutionOptions::default()
-        },
+        ExecutionOptions { max_transitions: 100, ..ExecutionOptions::default() },
     )
     .await;
     assert_eq!(exec.status, ExecutionStatus::Failed);
@@ -579,15 +528,11 @@ async fn execute_is_send_and_spawnable() {
     let handle = tokio::spawn(async {
         let clock = Arc::new(FakeClock::new(start()));
         let invoker = common::TestInvoker::new(clock.clone());
-        let m = StateMachine::from_value(&json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "echo", "End": true}}})).unwrap();
-        assert_send(execute(
-            &m,
-            json!(1),
-            &invoker,
-            &*clock,
-            ExecutionOptions::default(),
-        ))
-        .await
+        let m = StateMachine::from_value(
+            &json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "echo", "End": true}}}),
+        )
+        .unwrap();
+        assert_send(execute(&m, json!(1), &invoker, &*clock, ExecutionOptions::default())).await
     });
     let exec = handle.await.unwrap();
     assert_eq!(exec.output, Some(json!(1)));
@@ -603,13 +548,6 @@ async fn runs_on_system_clock() {
     let clock = Arc::new(FakeClock::new(start()));
     let invoker = common::TestInvoker::new(clock);
     let m = StateMachine::from_value(&json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 0, "Next": "T"}, "T": {"Type": "Task", "Resource": "echo", "TimeoutSeconds": 5, "End": true}}})).unwrap();
-    let exec = execute(
-        &m,
-        json!({"a": 1}),
-        &invoker,
-        &repowatch_asl::SystemClock,
-        ExecutionOptions::default(),
-    )
-    .await;
+    let exec = execute(&m, json!({"a": 1}), &invoker, &repowatch_asl::SystemClock, ExecutionOptions::default()).await;
     assert_eq!(exec.output, Some(json!({"a": 1})));
 }

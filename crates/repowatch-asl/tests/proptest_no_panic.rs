@@ -52,9 +52,7 @@ fn arb_machine() -> impl Strategy<Value = Value> {
         Just(
             json!({"Type": "Task", "Resource": "fail:E", "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}]})
         ),
-        Just(
-            json!({"Type": "Map", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}})
-        ),
+        Just(json!({"Type": "Map", "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}})),
         Just(json!({"Type": "Wait", "SecondsPath": "$.a"})),
     ];
     prop::collection::vec(state, 1..5).prop_map(|states| {
@@ -82,10 +80,7 @@ async fn run_any(def: &Value, input: Value) {
             input,
             &invoker,
             &*clock,
-            ExecutionOptions {
-                max_transitions: 200,
-                ..ExecutionOptions::default()
-            },
+            ExecutionOptions { max_transitions: 200, ..ExecutionOptions::default() },
         )
         .await;
     }

@@ -17,18 +17,11 @@ fn task(next: &str) -> Value {
 fn broken_definitions_table() {
     let cases: Vec<(&str, Value, Vec<&str>)> = vec![
         // States Language: Structure of a State Machine — must be an object with StartAt and States.
-        (
-            "not an object",
-            json!([1]),
-            vec!["(root): definition must be a JSON object"],
-        ),
+        ("not an object", json!([1]), vec!["(root): definition must be a JSON object"]),
         (
             "missing StartAt and States",
             json!({}),
-            vec![
-                "/StartAt: required field is missing",
-                "/States: required field is missing",
-            ],
+            vec!["/StartAt: required field is missing", "/States: required field is missing"],
         ),
         (
             "StartAt not a string",
@@ -241,8 +234,5 @@ fn substitution_then_validation() {
     let subs = std::collections::BTreeMap::from([("Fn".to_string(), "arn:fn".to_string())]);
     let out = repowatch_asl::substitute(&def, &subs);
     assert_eq!(out["States"]["A"]["Resource"], json!("arn:fn"));
-    assert_eq!(
-        problems(&out),
-        ["/States/A/Next: refers to unknown state `${Missing}`"]
-    );
+    assert_eq!(problems(&out), ["/States/A/Next: refers to unknown state `${Missing}`"]);
 }

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 /// Parses a non-negative duration; the error says what to write instead.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let parsed: jiff::SignedDuration = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; write a number with a unit, e.g. \"90s\", \"10m\", \"1h 30m\""))?;
+    let parsed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
+        format!("{text:?} is not a duration; write a number with a unit, e.g. \"90s\", \"10m\", \"1h 30m\"")
+    })?;
     if parsed.is_negative() {
         return Err(format!("{text:?} is negative; a duration must be zero or more"));
     }
@@ -66,7 +65,10 @@ mod tests {
     #[test]
     fn round_trip() {
         for s in ["10m", "1h 30m", "2s", "0s"] {
-            assert_eq!(parse_duration(&format_duration(parse_duration(s).unwrap())).unwrap(), parse_duration(s).unwrap());
+            assert_eq!(
+                parse_duration(&format_duration(parse_duration(s).unwrap())).unwrap(),
+                parse_duration(s).unwrap()
+            );
         }
     }
 }

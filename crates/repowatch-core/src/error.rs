@@ -34,7 +34,8 @@ impl StepError {
     pub const NOTIFY: &'static str = "Repowatch.NotifyFailed";
 
     /// Every name [`StepError::error_name`] can return.
-    pub const ALL_NAMES: [&'static str; 5] = [Self::INVALID_INPUT, Self::CONFIG, Self::STORE, Self::QUEUE, Self::NOTIFY];
+    pub const ALL_NAMES: [&'static str; 5] =
+        [Self::INVALID_INPUT, Self::CONFIG, Self::STORE, Self::QUEUE, Self::NOTIFY];
 
     /// Per-datasource error names (in step outputs, not Task errors).
     pub const SOURCE_UNAVAILABLE: &'static str = "Repowatch.SourceUnavailable";

@@ -75,7 +75,12 @@ impl StateStore for MemoryStateStore {
         Ok(lock(&self.refs).get(datasource).map(|m| m.values().cloned().collect()))
     }
 
-    async fn commit_refs(&self, datasource: &DatasourceId, changes: &[RefChange], _now: Timestamp) -> Result<(), PortError> {
+    async fn commit_refs(
+        &self,
+        datasource: &DatasourceId,
+        changes: &[RefChange],
+        _now: Timestamp,
+    ) -> Result<(), PortError> {
         self.check()?;
         let mut refs = lock(&self.refs);
         let entry = refs.entry(datasource.clone()).or_default();
@@ -92,7 +97,13 @@ impl StateStore for MemoryStateStore {
         Ok(())
     }
 
-    async fn claim(&self, key: &IdempotencyKey, owner: &str, now: Timestamp, lease_until: Timestamp) -> Result<Claim, PortError> {
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Claim, PortError> {
         self.check()?;
         let mut keys = lock(&self.keys);
         let taken_over = match keys.get(key) {
@@ -205,7 +216,12 @@ impl RefSource for MemoryRefSource {
             .collect()
     }
 
-    async fn changed_paths(&self, _ds: &Datasource, from: &CommitSha, to: &CommitSha) -> Result<Option<Vec<String>>, PortError> {
+    async fn changed_paths(
+        &self,
+        _ds: &Datasource,
+        from: &CommitSha,
+        to: &CommitSha,
+    ) -> Result<Option<Vec<String>>, PortError> {
         Ok(lock(&self.changed).get(&(from.clone(), to.clone())).cloned())
     }
 }
@@ -219,7 +235,12 @@ pub struct RecordingBuildTarget {
 
 #[async_trait]
 impl BuildTarget for RecordingBuildTarget {
-    async fn dispatch(&self, target_id: &TargetId, _target: &TargetSpec, request: &BuildRequest) -> Result<Dispatched, DispatchError> {
+    async fn dispatch(
+        &self,
+        target_id: &TargetId,
+        _target: &TargetSpec,
+        request: &BuildRequest,
+    ) -> Result<Dispatched, DispatchError> {
         lock(&self.dispatched).push((target_id.clone(), request.clone()));
         if lock(&self.failing).contains(target_id) {
             return Err(DispatchError { exit_code: Some(1), ..DispatchError::new("exit status 1") });
@@ -250,4 +271,3 @@ impl Notifier for RecordingNotifier {
         Ok(())
     }
 }
-

@@ -30,7 +30,8 @@ pub const DISPATCH_BUILD: Function = Function { name: "dispatch-build", pascal: 
 pub const NOTIFY: Function = Function { name: "notify", pascal: "Notify" };
 pub const GITHUB_WEBHOOK: Function = Function { name: "github-webhook", pascal: "GithubWebhook" };
 
-pub const ALL: [Function; 6] = [LIST_DATASOURCES, DETECT_UPDATES, PROCESS_UPDATES, DISPATCH_BUILD, NOTIFY, GITHUB_WEBHOOK];
+pub const ALL: [Function; 6] =
+    [LIST_DATASOURCES, DETECT_UPDATES, PROCESS_UPDATES, DISPATCH_BUILD, NOTIFY, GITHUB_WEBHOOK];
 
 #[cfg(test)]
 mod tests {

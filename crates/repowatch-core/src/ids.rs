@@ -66,9 +66,7 @@ macro_rules! string_id {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 string_id!(
@@ -174,10 +172,7 @@ impl fmt::Display for RefKind {
 impl RefName {
     /// `main` for `refs/heads/main`, `v1.2.0` for `refs/tags/v1.2.0`.
     pub fn short(&self) -> &str {
-        self.0
-            .strip_prefix("refs/heads/")
-            .or_else(|| self.0.strip_prefix("refs/tags/"))
-            .unwrap_or(&self.0)
+        self.0.strip_prefix("refs/heads/").or_else(|| self.0.strip_prefix("refs/tags/")).unwrap_or(&self.0)
     }
 
     /// Branch for `refs/heads/…`, tag for `refs/tags/…`.

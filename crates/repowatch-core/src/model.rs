@@ -24,10 +24,16 @@ pub struct RepoSlug {
 impl RepoSlug {
     pub fn parse(text: &str) -> Result<Self, String> {
         let valid = |s: &str| {
-            !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) && s != "." && s != ".."
+            !s.is_empty()
+                && s.len() <= 100
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                && s != "."
+                && s != ".."
         };
         match text.split_once('/') {
-            Some((owner, name)) if valid(owner) && valid(name) => Ok(Self { owner: owner.to_owned(), name: name.to_owned() }),
+            Some((owner, name)) if valid(owner) && valid(name) => {
+                Ok(Self { owner: owner.to_owned(), name: name.to_owned() })
+            }
             _ => Err(format!("{text:?} is not a repository; write \"owner/name\", e.g. \"octo-org/api\"")),
         }
     }
@@ -93,10 +99,7 @@ pub enum TargetSpec {
         key_input: Option<String>,
     },
     /// `POST /repos/{repo}/dispatches`.
-    RepositoryDispatch {
-        repo: RepoSlug,
-        event_type: String,
-    },
+    RepositoryDispatch { repo: RepoSlug, event_type: String },
     /// A signed POST to a self-hosted build server.
     Webhook { url: String, secret: SecretRef },
     /// A command on this machine (embedded mode only).

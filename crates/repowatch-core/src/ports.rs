@@ -74,11 +74,22 @@ pub trait StateStore: Send + Sync {
     async fn load_refs(&self, datasource: &DatasourceId) -> Result<Option<Vec<RefState>>, PortError>;
 
     /// Atomically applies `changes` and marks the datasource as seen.
-    async fn commit_refs(&self, datasource: &DatasourceId, changes: &[RefChange], now: Timestamp) -> Result<(), PortError>;
+    async fn commit_refs(
+        &self,
+        datasource: &DatasourceId,
+        changes: &[RefChange],
+        now: Timestamp,
+    ) -> Result<(), PortError>;
 
     /// Conditional write: claims `key` for `owner` until `lease_until`. A claim whose
     /// lease has expired, or whose holder is known to be dead, may be taken over.
-    async fn claim(&self, key: &IdempotencyKey, owner: &str, now: Timestamp, lease_until: Timestamp) -> Result<Claim, PortError>;
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Claim, PortError>;
 
     /// Marks a claimed key done; later claims answer [`Claim::Done`].
     async fn complete(&self, key: &IdempotencyKey, owner: &str, now: Timestamp) -> Result<(), PortError>;
@@ -155,13 +166,23 @@ pub trait RefSource: Send + Sync {
 
     /// Files changed between two commits, `None` when the source cannot tell
     /// (the caller then builds: a missed build is worse than an extra one).
-    async fn changed_paths(&self, datasource: &Datasource, from: &CommitSha, to: &CommitSha) -> Result<Option<Vec<String>>, PortError>;
+    async fn changed_paths(
+        &self,
+        datasource: &Datasource,
+        from: &CommitSha,
+        to: &CommitSha,
+    ) -> Result<Option<Vec<String>>, PortError>;
 }
 
 /// Starts builds.
 #[async_trait]
 pub trait BuildTarget: Send + Sync {
-    async fn dispatch(&self, target_id: &TargetId, target: &TargetSpec, request: &BuildRequest) -> Result<Dispatched, DispatchError>;
+    async fn dispatch(
+        &self,
+        target_id: &TargetId,
+        target: &TargetSpec,
+        request: &BuildRequest,
+    ) -> Result<Dispatched, DispatchError>;
 }
 
 /// A successful dispatch.

@@ -140,7 +140,10 @@ impl PathFilter {
                 .map_err(|e| RuleError::BadGlob { rule: p.to_owned(), reason: e.kind().to_string() })?;
             builder.add(glob);
         }
-        let set = builder.build().map_err(|e| RuleError::BadGlob { rule: patterns.iter().map(|p| p.as_ref()).collect::<Vec<_>>().join(", "), reason: e.to_string() })?;
+        let set = builder.build().map_err(|e| RuleError::BadGlob {
+            rule: patterns.iter().map(|p| p.as_ref()).collect::<Vec<_>>().join(", "),
+            reason: e.to_string(),
+        })?;
         Ok(Self { patterns: patterns.iter().map(|p| p.as_ref().to_owned()).collect(), set })
     }
 

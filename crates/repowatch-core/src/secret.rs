@@ -18,7 +18,9 @@ pub enum SecretRef {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretRefError {
-    #[error("a secret must not be written in the file; write a reference instead: \"env:NAME\", \"file:PATH\" or \"ssm:/path\"")]
+    #[error(
+        "a secret must not be written in the file; write a reference instead: \"env:NAME\", \"file:PATH\" or \"ssm:/path\""
+    )]
     Literal,
     #[error("\"env:\" needs a variable name of A-Z, 0-9 and '_', e.g. \"env:GITHUB_TOKEN\"")]
     BadEnvName,
@@ -32,7 +34,9 @@ impl SecretRef {
     pub fn parse(text: &str) -> Result<Self, SecretRefError> {
         if let Some(name) = text.strip_prefix("env:") {
             let ok = !name.is_empty()
-                && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b.is_ascii_lowercase())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b.is_ascii_lowercase())
                 && !name.as_bytes()[0].is_ascii_digit();
             return if ok { Ok(Self::Env(name.to_owned())) } else { Err(SecretRefError::BadEnvName) };
         }

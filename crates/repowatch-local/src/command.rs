@@ -93,7 +93,10 @@ impl CommandTarget {
             Ok(Ok(status)) => Ok(status),
             Ok(Err(e)) => {
                 kill_group(pid);
-                Err(DispatchError { source: Some(Box::new(e)), ..DispatchError::new(format!("cannot wait for {program:?} of target {target_id}")) })
+                Err(DispatchError {
+                    source: Some(Box::new(e)),
+                    ..DispatchError::new(format!("cannot wait for {program:?} of target {target_id}"))
+                })
             }
             Err(_) => {
                 kill_group(pid);
@@ -113,7 +116,11 @@ impl CommandTarget {
         let took = format_elapsed(elapsed);
         match status.code() {
             Some(0) => Ok(Dispatched { detail: format!("exit 0 in {took}"), exit_code: Some(0), output }),
-            Some(code) => Err(DispatchError { exit_code: Some(code), output, ..DispatchError::new(format!("exit {code} in {took}")) }),
+            Some(code) => Err(DispatchError {
+                exit_code: Some(code),
+                output,
+                ..DispatchError::new(format!("exit {code} in {took}"))
+            }),
             None => {
                 let signal = std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0);
                 Err(DispatchError { output, ..DispatchError::new(format!("killed by signal {signal} in {took}")) })
@@ -124,9 +131,16 @@ impl CommandTarget {
 
 #[async_trait]
 impl BuildTarget for CommandTarget {
-    async fn dispatch(&self, target_id: &TargetId, target: &TargetSpec, request: &BuildRequest) -> Result<Dispatched, DispatchError> {
+    async fn dispatch(
+        &self,
+        target_id: &TargetId,
+        target: &TargetSpec,
+        request: &BuildRequest,
+    ) -> Result<Dispatched, DispatchError> {
         match target {
-            TargetSpec::Command { command, workdir, timeout } => self.run(target_id, command, workdir.as_deref(), *timeout, request).await,
+            TargetSpec::Command { command, workdir, timeout } => {
+                self.run(target_id, command, workdir.as_deref(), *timeout, request).await
+            }
             other => Err(DispatchError::new(format!(
                 "the {} target is not available in embedded mode yet (target {target_id})",
                 other.kind_name()
@@ -141,7 +155,9 @@ fn spawn_error(target_id: &TargetId, program: &str, e: std::io::Error) -> Dispat
             "program {program:?} not found: check `command` of target {target_id} (a program on PATH or an absolute path; no shell is involved)"
         ),
         std::io::ErrorKind::PermissionDenied => {
-            format!("program {program:?} is not executable: check `command` of target {target_id} and the file's permissions")
+            format!(
+                "program {program:?} is not executable: check `command` of target {target_id} and the file's permissions"
+            )
         }
         _ => format!("cannot start {program:?} of target {target_id}"),
     };
@@ -150,7 +166,8 @@ fn spawn_error(target_id: &TargetId, program: &str, e: std::io::Error) -> Dispat
 
 /// SIGKILL to the command's whole process group.
 fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1).and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1).and_then(rustix::process::Pid::from_raw)
+    else {
         return;
     };
     if let Err(e) = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL) {
@@ -224,11 +241,7 @@ impl Tail {
 
 fn format_elapsed(d: Duration) -> String {
     let secs = d.as_secs_f64();
-    if secs < 60.0 {
-        format!("{secs:.1} s")
-    } else {
-        format_duration(Duration::from_secs(d.as_secs()))
-    }
+    if secs < 60.0 { format!("{secs:.1} s") } else { format_duration(Duration::from_secs(d.as_secs())) }
 }
 
 #[cfg(test)]
@@ -288,7 +301,11 @@ mod tests {
 
         // A relative workdir is relative to the default one.
         std::fs::create_dir(dir.path().join("sub")).unwrap();
-        let in_sub = TargetSpec::Command { command: vec!["pwd".into()], workdir: Some("sub".into()), timeout: Duration::from_secs(5) };
+        let in_sub = TargetSpec::Command {
+            command: vec!["pwd".into()],
+            workdir: Some("sub".into()),
+            timeout: Duration::from_secs(5),
+        };
         let out = target.dispatch(&id(), &in_sub, &req).await.unwrap().output.unwrap();
         assert!(out.trim_end().ends_with("/sub"), "{out}");
     }
@@ -296,7 +313,8 @@ mod tests {
     #[tokio::test]
     async fn non_zero_exit_is_an_error_with_code_and_output() {
         let dir = tempfile::tempdir().unwrap();
-        let err = CommandTarget::new(dir.path()).dispatch(&id(), &sh("echo building; exit 3"), &request()).await.unwrap_err();
+        let err =
+            CommandTarget::new(dir.path()).dispatch(&id(), &sh("echo building; exit 3"), &request()).await.unwrap_err();
         assert_eq!(err.exit_code, Some(3));
         assert!(err.detail.starts_with("exit 3 in "), "{}", err.detail);
         assert_eq!(err.output.as_deref(), Some("building\n"));
@@ -364,19 +382,37 @@ mod tests {
     async fn spawn_failures_and_other_kinds_say_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let target = CommandTarget::new(dir.path());
-        let err = target.dispatch(&id(), &spec(&["no-such-program-xyz"], Duration::from_secs(5)), &request()).await.unwrap_err();
-        assert!(err.detail.starts_with("program \"no-such-program-xyz\" not found: check `command` of target local"), "{}", err.detail);
+        let err = target
+            .dispatch(&id(), &spec(&["no-such-program-xyz"], Duration::from_secs(5)), &request())
+            .await
+            .unwrap_err();
+        assert!(
+            err.detail.starts_with("program \"no-such-program-xyz\" not found: check `command` of target local"),
+            "{}",
+            err.detail
+        );
 
         let err = target.dispatch(&id(), &spec(&[], Duration::from_secs(5)), &request()).await.unwrap_err();
         assert!(err.detail.contains("is empty"), "{}", err.detail);
 
-        let missing = TargetSpec::Command { command: vec!["true".into()], workdir: Some("/nonexistent/dir".into()), timeout: Duration::from_secs(5) };
+        let missing = TargetSpec::Command {
+            command: vec!["true".into()],
+            workdir: Some("/nonexistent/dir".into()),
+            timeout: Duration::from_secs(5),
+        };
         let err = target.dispatch(&id(), &missing, &request()).await.unwrap_err();
         assert!(err.detail.contains("fix `workdir`"), "{}", err.detail);
 
-        let webhook: TargetSpec = serde_json::from_value(serde_json::json!({"kind": "repository_dispatch", "repo": "o/r", "event_type": "x"})).unwrap();
+        let webhook: TargetSpec = serde_json::from_value(
+            serde_json::json!({"kind": "repository_dispatch", "repo": "o/r", "event_type": "x"}),
+        )
+        .unwrap();
         let err = target.dispatch(&id(), &webhook, &request()).await.unwrap_err();
-        assert!(err.detail.starts_with("the repository_dispatch target is not available in embedded mode yet"), "{}", err.detail);
+        assert!(
+            err.detail.starts_with("the repository_dispatch target is not available in embedded mode yet"),
+            "{}",
+            err.detail
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use repowatch_asl::{Execution, ExecutionOptions, StateMachine, TaskContext, TaskFailure, TaskInvoker};
 use repowatch_core::functions::{self, Function};
 use repowatch_core::steps::{self, RunRequest, RunSummary};
-use repowatch_core::{BuildQueue, BuildTarget, Catalog, Clock, Dispatcher, Notifier, RefSource, RunId, StateStore, StepError};
+use repowatch_core::{
+    BuildQueue, BuildTarget, Catalog, Clock, Dispatcher, Notifier, RefSource, RunId, StateStore, StepError,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -77,13 +79,18 @@ pub async fn invoke(ports: &Ports, function: &str, input: Value) -> Result<Value
     let f = Function::by_name(function).ok_or_else(|| InvokeError::UnknownFunction { name: function.to_owned() })?;
     let p = ports;
     let output = match f {
-        functions::LIST_DATASOURCES => encode(steps::list_datasources(decode(f, input)?, &*p.catalog, &*p.clock).await?)?,
-        functions::DETECT_UPDATES => encode(steps::detect_updates(decode(f, input)?, &*p.catalog, &*p.store, &*p.refs).await?)?,
+        functions::LIST_DATASOURCES => {
+            encode(steps::list_datasources(decode(f, input)?, &*p.catalog, &*p.clock).await?)?
+        }
+        functions::DETECT_UPDATES => {
+            encode(steps::detect_updates(decode(f, input)?, &*p.catalog, &*p.store, &*p.refs).await?)?
+        }
         functions::PROCESS_UPDATES => encode(
             steps::process_updates(decode(f, input)?, &*p.catalog, &*p.store, &*p.queue, &*p.refs, &*p.clock).await?,
         )?,
         functions::DISPATCH_BUILD => encode(
-            steps::dispatch_build(decode(f, input)?, &*p.catalog, &*p.store, &*p.target, &*p.clock, &p.dispatcher).await?,
+            steps::dispatch_build(decode(f, input)?, &*p.catalog, &*p.store, &*p.target, &*p.clock, &p.dispatcher)
+                .await?,
         )?,
         functions::NOTIFY => encode(steps::notify(decode(f, input)?, &*p.notifier).await?)?,
         other => return Err(InvokeError::NotAvailable(other.name)),

@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use repowatch_core::{CommitSha, Datasource, DatasourceId, Location, PortError, RefHead, RefKind, RefName, RefSnapshot, RefSource};
+use repowatch_core::{
+    CommitSha, Datasource, DatasourceId, Location, PortError, RefHead, RefKind, RefName, RefSnapshot, RefSource,
+};
 
 /// Default limit per git process.
 pub const GIT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,13 +65,19 @@ impl GitRefSource {
     pub async fn read_path(&self, id: &DatasourceId, path: &Path) -> Result<RefSnapshot, PortError> {
         check_path(id, path)?;
         let format = "--format=%(refname)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)";
-        let out = self.git(path, ["for-each-ref", format, "refs/heads", "refs/tags"]).await.map_err(|e| e.for_datasource(id, path))?;
+        let out = self
+            .git(path, ["for-each-ref", format, "refs/heads", "refs/tags"])
+            .await
+            .map_err(|e| e.for_datasource(id, path))?;
         let text = String::from_utf8_lossy(&out.stdout);
         let mut refs = Vec::new();
         for line in text.lines().filter(|l| !l.is_empty()) {
             let fields: Vec<&str> = line.split('\0').collect();
             let [name, kind, oid, peeled_kind, peeled_oid] = fields[..] else {
-                return Err(PortError::new(format!("unexpected output of git for-each-ref in {}: {line:?}", path.display())));
+                return Err(PortError::new(format!(
+                    "unexpected output of git for-each-ref in {}: {line:?}",
+                    path.display()
+                )));
             };
             let commit = match (kind, peeled_kind) {
                 ("commit", _) => oid.to_owned(),
@@ -137,7 +145,9 @@ impl GitRefSource {
         cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
         let out = match tokio::time::timeout(self.timeout, cmd.output()).await {
             Err(_) => return Err(GitError::Timeout(self.timeout)),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(GitError::NotInstalled(self.program.clone())),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(GitError::NotInstalled(self.program.clone()));
+            }
             Ok(Err(e)) => return Err(GitError::Io(e)),
             Ok(Ok(out)) => out,
         };
@@ -165,12 +175,17 @@ impl GitError {
                 "cannot run {}: git is not installed or not on PATH; install git to watch datasource {id} at {path}",
                 program.display()
             )),
-            GitError::Timeout(t) => PortError::new(format!("git did not answer within {} s in {path} (datasource {id}); is the disk or a network mount stuck?", t.as_secs())),
+            GitError::Timeout(t) => PortError::new(format!(
+                "git did not answer within {} s in {path} (datasource {id}); is the disk or a network mount stuck?",
+                t.as_secs()
+            )),
             GitError::Io(e) => PortError::with_source(format!("cannot run git in {path} (datasource {id})"), e),
             GitError::Failed { stderr } if stderr.contains("not a git repository") => PortError::new(format!(
                 "{path} is not a git repository; fix `path` of datasource {id} in repowatch.toml (the repository's top directory or a bare repository)"
             )),
-            GitError::Failed { stderr } => PortError::new(format!("git failed in {path} (datasource {id}): {}", first_line(&stderr))),
+            GitError::Failed { stderr } => {
+                PortError::new(format!("git failed in {path} (datasource {id}): {}", first_line(&stderr)))
+            }
         }
     }
 }
@@ -182,10 +197,14 @@ fn first_line(text: &str) -> &str {
 fn check_path(id: &DatasourceId, path: &Path) -> Result<(), PortError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(PortError::new(format!("{} is not a directory; fix `path` of datasource {id} in repowatch.toml", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(PortError::new(format!("{} does not exist; fix `path` of datasource {id} in repowatch.toml", path.display())))
-        }
+        Ok(_) => Err(PortError::new(format!(
+            "{} is not a directory; fix `path` of datasource {id} in repowatch.toml",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PortError::new(format!(
+            "{} does not exist; fix `path` of datasource {id} in repowatch.toml",
+            path.display()
+        ))),
         Err(e) => Err(PortError::with_source(format!("cannot read {} (datasource {id})", path.display()), e)),
     }
 }
@@ -193,9 +212,10 @@ fn check_path(id: &DatasourceId, path: &Path) -> Result<(), PortError> {
 fn local_path(ds: &Datasource) -> Result<&Path, PortError> {
     match &ds.location {
         Location::Path(p) => Ok(p),
-        Location::Github(repo) => {
-            Err(PortError::new(format!("GitHub datasources need the GitHub source (not built yet); datasource {} watches {repo}", ds.id)))
-        }
+        Location::Github(repo) => Err(PortError::new(format!(
+            "GitHub datasources need the GitHub source (not built yet); datasource {} watches {repo}",
+            ds.id
+        ))),
     }
 }
 
@@ -209,15 +229,37 @@ impl RefSource for GitRefSource {
         results.into_iter().map(|(_, id, r)| (id, r)).collect()
     }
 
-    async fn changed_paths(&self, datasource: &Datasource, from: &CommitSha, to: &CommitSha) -> Result<Option<Vec<String>>, PortError> {
+    async fn changed_paths(
+        &self,
+        datasource: &Datasource,
+        from: &CommitSha,
+        to: &CommitSha,
+    ) -> Result<Option<Vec<String>>, PortError> {
         let path = local_path(datasource)?;
         check_path(&datasource.id, path)?;
         let diff = self
-            .git(path, ["diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", from.as_str(), to.as_str(), "--"])
+            .git(
+                path,
+                [
+                    "diff",
+                    "--name-only",
+                    "-z",
+                    "--no-renames",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    from.as_str(),
+                    to.as_str(),
+                    "--",
+                ],
+            )
             .await;
         match diff {
             Ok(out) => Ok(Some(
-                out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect(),
+                out.stdout
+                    .split(|b| *b == 0)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect(),
             )),
             Err(GitError::Failed { stderr }) => {
                 // An unknown commit (force-pushed away, not fetched): the caller builds.
@@ -246,7 +288,16 @@ mod tests {
         let out = Command::new("git")
             .arg("-C")
             .arg(dir)
-            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+            .args([
+                "-c",
+                "user.name=Test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "tag.gpgsign=false",
+            ])
             .args(args)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -309,13 +360,16 @@ mod tests {
         let results = source.read_refs(&[ds("api", &repo)]).await;
         assert_eq!(results.len(), 1);
         let snapshot = results[0].1.as_ref().unwrap();
-        assert_eq!(heads(snapshot), vec![
-            (RefKind::Branch, "refs/heads/main", c2.as_str()),
-            (RefKind::Branch, "refs/heads/release/1.x", c1.as_str()),
-            (RefKind::Tag, "refs/tags/v1-light", c1.as_str()),
-            (RefKind::Tag, "refs/tags/v2", c2.as_str()),
-            (RefKind::Tag, "refs/tags/v2-nested", c2.as_str()),
-        ]);
+        assert_eq!(
+            heads(snapshot),
+            vec![
+                (RefKind::Branch, "refs/heads/main", c2.as_str()),
+                (RefKind::Branch, "refs/heads/release/1.x", c1.as_str()),
+                (RefKind::Tag, "refs/tags/v1-light", c1.as_str()),
+                (RefKind::Tag, "refs/tags/v2", c2.as_str()),
+                (RefKind::Tag, "refs/tags/v2-nested", c2.as_str()),
+            ]
+        );
     }
 
     #[tokio::test]
@@ -349,11 +403,19 @@ mod tests {
         let mut gh = ds("gh", &repo);
         gh.location = Location::Github(repowatch_core::RepoSlug::parse("octo-org/api").unwrap());
 
-        let results =
-            GitRefSource::new().read_refs(&[ds("missing", &missing), ds("plain", &plain), ds("inside", &inside), gh, ds("ok", &repo)]).await;
+        let results = GitRefSource::new()
+            .read_refs(&[ds("missing", &missing), ds("plain", &plain), ds("inside", &inside), gh, ds("ok", &repo)])
+            .await;
         let err = |i: usize| results[i].1.as_ref().unwrap_err().message.clone();
-        assert_eq!(err(0), format!("{} does not exist; fix `path` of datasource missing in repowatch.toml", missing.display()));
-        assert!(err(1).starts_with(&format!("{} is not a git repository; fix `path` of datasource plain", plain.display())), "{}", err(1));
+        assert_eq!(
+            err(0),
+            format!("{} does not exist; fix `path` of datasource missing in repowatch.toml", missing.display())
+        );
+        assert!(
+            err(1).starts_with(&format!("{} is not a git repository; fix `path` of datasource plain", plain.display())),
+            "{}",
+            err(1)
+        );
         assert!(err(2).contains("is not a git repository"), "a subdirectory is not its repository: {}", err(2));
         assert!(err(3).starts_with("GitHub datasources need the GitHub source (not built yet)"), "{}", err(3));
         assert!(results[4].1.is_ok());
@@ -374,7 +436,11 @@ mod tests {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
         std::fs::set_permissions(&slow, perms).unwrap();
         let started = std::time::Instant::now();
-        let results = GitRefSource::new().with_program(&slow).with_timeout(Duration::from_millis(300)).read_refs(&[ds("api", &repo)]).await;
+        let results = GitRefSource::new()
+            .with_program(&slow)
+            .with_timeout(Duration::from_millis(300))
+            .read_refs(&[ds("api", &repo)])
+            .await;
         assert!(started.elapsed() < Duration::from_secs(5));
         let message = &results[0].1.as_ref().unwrap_err().message;
         assert!(message.starts_with("git did not answer within"), "{message}");
@@ -394,7 +460,9 @@ mod tests {
         assert_eq!(source.changed_paths(&d, &unknown, &sha(&c2)).await.unwrap(), None);
         assert_eq!(source.changed_paths(&d, &sha(&c1), &unknown).await.unwrap(), None);
         let missing = ds("gone", &dir.path().join("gone"));
-        assert!(source.changed_paths(&missing, &sha(&c1), &sha(&c2)).await.unwrap_err().message.contains("does not exist"));
+        assert!(
+            source.changed_paths(&missing, &sha(&c1), &sha(&c2)).await.unwrap_err().message.contains("does not exist")
+        );
     }
 
     #[test]
@@ -413,7 +481,11 @@ mod tests {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The child half of `inherited_git_dir_does_not_redirect` (a no-op otherwise).
@@ -421,7 +493,8 @@ mod tests {
     async fn hook_child() {
         let Some(repo) = std::env::var_os("REPOWATCH_TEST_HOOK_REPO") else { return };
         assert!(std::env::var_os("GIT_DIR").is_some());
-        let snapshot = GitRefSource::new().read_path(&DatasourceId::parse("api").unwrap(), Path::new(&repo)).await.unwrap();
+        let snapshot =
+            GitRefSource::new().read_path(&DatasourceId::parse("api").unwrap(), Path::new(&repo)).await.unwrap();
         assert!(snapshot.refs.iter().any(|r| r.name.as_str() == "refs/heads/main"), "{snapshot:?}");
         assert!(!snapshot.refs.iter().any(|r| r.name.as_str() == "refs/heads/trunk"));
     }

@@ -21,7 +21,10 @@ pub mod worker;
 
 pub use command::CommandTarget;
 pub use git::GitRefSource;
-pub use store::{DB_FILE, Db, DlqEntry, MAX_RECEIVES, Owner, Received, RunRecord, SCHEMA_VERSION, SeenDatasource, SqliteBuildQueue, SqliteStateStore, Takeover};
+pub use store::{
+    DB_FILE, Db, DlqEntry, MAX_RECEIVES, Owner, Received, RunRecord, SCHEMA_VERSION, SeenDatasource, SqliteBuildQueue,
+    SqliteStateStore, Takeover,
+};
 
 #[cfg(test)]
 mod tests {
@@ -70,7 +73,10 @@ mod tests {
         let input = DispatchInput { messages: received.iter().map(Received::to_queue_message).collect() };
         let out = dispatch_build(input, &catalog, &store, &command, &SystemClock, &dispatcher).await.unwrap();
         assert!(out.batch_item_failures.is_empty());
-        assert_eq!(out.results.iter().map(|r| r.outcome).collect::<Vec<_>>(), [DispatchOutcome::Dispatched, DispatchOutcome::Duplicate]);
+        assert_eq!(
+            out.results.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+            [DispatchOutcome::Dispatched, DispatchOutcome::Duplicate]
+        );
         for r in &received {
             assert!(queue.delete(&r.message_id, &worker).await.unwrap());
         }

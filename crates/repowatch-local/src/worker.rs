@@ -66,9 +66,16 @@ pub async fn work(
         }
         for message in received {
             let input = DispatchInput { messages: vec![message.to_queue_message()] };
-            let output = steps::dispatch_build(input, &*ports.catalog, &*ports.store, &*ports.target, &*ports.clock, &ports.dispatcher)
-                .await
-                .map_err(|e| PortError::new(e.cause()))?;
+            let output = steps::dispatch_build(
+                input,
+                &*ports.catalog,
+                &*ports.store,
+                &*ports.target,
+                &*ports.clock,
+                &ports.dispatcher,
+            )
+            .await
+            .map_err(|e| PortError::new(e.cause()))?;
             for result in output.results {
                 match result.outcome {
                     // Busy: another live dispatcher holds the key for its own copy of

@@ -29,7 +29,8 @@ impl App {
         let db = Arc::new(Db::open(&config.settings.state_dir).with_context(|| {
             format!("cannot open the state store in {} (settings.state_dir)", config.settings.state_dir.display())
         })?);
-        let owner = Owner::register(&config.settings.state_dir).context("cannot register this process as a queue consumer")?;
+        let owner =
+            Owner::register(&config.settings.state_dir).context("cannot register this process as a queue consumer")?;
         let store = Arc::new(SqliteStateStore::new(db.clone()));
         let queue = Arc::new(SqliteBuildQueue::new(db));
         if !config.notify.is_empty() {

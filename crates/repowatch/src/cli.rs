@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands;
 
 #[derive(Debug, Parser)]
-#[command(name = "repowatch", version, about = "Watch repositories and turn their changes into builds — on one machine or on AWS.")]
+#[command(
+    name = "repowatch",
+    version,
+    about = "Watch repositories and turn their changes into builds — on one machine or on AWS."
+)]
 pub struct Cli {
     /// The configuration file.
     #[arg(long, short = 'c', global = true, default_value = crate::config::DEFAULT_FILE, value_name = "FILE")]
@@ -142,7 +146,8 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Failure) => ExitCode::from(1),
         Err(e) => {
-            let usage = e.downcast_ref::<crate::config::ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some();
+            let usage =
+                e.downcast_ref::<crate::config::ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some();
             eprintln!("error: {e:#}");
             ExitCode::from(if usage { 2 } else { 1 })
         }
@@ -158,5 +163,6 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

@@ -16,7 +16,9 @@ use crate::{config, render};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
-        Command::Asl(AslCommand::Run { definition, input, history }) => asl_run(&definition, &input, history, cli.json).await,
+        Command::Asl(AslCommand::Run { definition, input, history }) => {
+            asl_run(&definition, &input, history, cli.json).await
+        }
         Command::Validate => validate(&cli.config, cli.json),
         command => {
             let app = App::open(config::load(&cli.config)?)?;
@@ -66,9 +68,12 @@ async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
         started_at,
         finished_at: Some(SystemClock.now()),
         status,
-        summary: report.summary.as_ref().map(serde_json::to_value).transpose()?.or_else(|| {
-            Some(json!({ "error": report.execution.error, "cause": report.execution.cause }))
-        }),
+        summary: report
+            .summary
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()?
+            .or_else(|| Some(json!({ "error": report.execution.error, "cause": report.execution.cause }))),
     };
     if let Err(e) = app.store.record_run(&record).await {
         tracing::warn!(error = %e.chain(), "cannot record the run");
@@ -148,8 +153,11 @@ async fn dlq_list(app: &App, json: bool) -> anyhow::Result<Outcome> {
 }
 
 async fn dlq_redrive(app: &App, ids: &[String], json: bool) -> anyhow::Result<Outcome> {
-    let ids: Vec<MessageId> =
-        ids.iter().map(|i| MessageId::parse(i.as_str())).collect::<Result<_, _>>().map_err(|e| UsageError(e.to_string()))?;
+    let ids: Vec<MessageId> = ids
+        .iter()
+        .map(|i| MessageId::parse(i.as_str()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| UsageError(e.to_string()))?;
     let moved = app.queue.dlq_redrive(if ids.is_empty() { None } else { Some(&ids) }).await?;
     if json {
         print_json(&json!({ "redriven": moved }))?;
@@ -206,7 +214,11 @@ fn validate(path: &std::path::Path, json: bool) -> anyhow::Result<Outcome> {
             println!("{p}");
         }
     }
-    if problems.is_empty() { Ok(Outcome::Success) } else { Err(UsageError(format!("{} problem(s) found", problems.len())).into()) }
+    if problems.is_empty() {
+        Ok(Outcome::Success)
+    } else {
+        Err(UsageError(format!("{} problem(s) found", problems.len())).into())
+    }
 }
 
 async fn asl_run(definition: &std::path::Path, input: &str, history: bool, json: bool) -> anyhow::Result<Outcome> {
@@ -225,7 +237,9 @@ async fn asl_run(definition: &std::path::Path, input: &str, history: bool, json:
         if history {
             print_json(&execution)?;
         } else {
-            print_json(&json!({ "status": execution.status, "output": execution.output, "error": execution.error, "cause": execution.cause }))?;
+            print_json(
+                &json!({ "status": execution.status, "output": execution.output, "error": execution.error, "cause": execution.cause }),
+            )?;
         }
     } else {
         print!("{}", render::execution(&execution, history));
@@ -246,7 +260,9 @@ impl repowatch_asl::TaskInvoker for NoTasks {
     ) -> Result<Value, repowatch_asl::TaskFailure> {
         Err(repowatch_asl::TaskFailure {
             error: "States.Runtime".to_owned(),
-            cause: Some(format!("`repowatch asl run` cannot call {resource:?}: Task resources are not reachable offline")),
+            cause: Some(format!(
+                "`repowatch asl run` cannot call {resource:?}: Task resources are not reachable offline"
+            )),
         })
     }
 }

@@ -220,7 +220,13 @@ impl fmt::Display for Problem {
 impl ConfigError {
     fn file(path: &Path, message: impl Into<String>) -> Self {
         Self {
-            problems: vec![Problem { file: path.to_path_buf(), line: None, column: None, field: None, message: message.into() }],
+            problems: vec![Problem {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                field: None,
+                message: message.into(),
+            }],
         }
     }
 }
@@ -304,7 +310,8 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
 fn syntax_message(message: &str) -> String {
     let message = message.trim();
     if message == "duplicate key" {
-        "invalid TOML: duplicate key; a key or [table] may appear only once (use [[name]] for a list of tables)".to_owned()
+        "invalid TOML: duplicate key; a key or [table] may appear only once (use [[name]] for a list of tables)"
+            .to_owned()
     } else {
         format!("invalid TOML: {message}")
     }
@@ -335,7 +342,11 @@ fn settings(cx: &mut Cx<'_>, value: Option<&Spanned<DeValue<'_>>>, base_dir: &Pa
             let tz = match jiff::tz::TimeZone::get(&name) {
                 Ok(tz) => tz,
                 Err(_) if jiff::tz::db().is_definitively_empty() => {
-                    cx.err(span, "settings.timezone", format!("no time zone database on this system to look up {name:?}; install the tzdata package"));
+                    cx.err(
+                        span,
+                        "settings.timezone",
+                        format!("no time zone database on this system to look up {name:?}; install the tzdata package"),
+                    );
                     jiff::tz::TimeZone::UTC
                 }
                 Err(_) => {
@@ -397,7 +408,11 @@ fn check_cron(text: &str) -> Result<(), String> {
         let mut alone = ["*"; 5];
         alone[i] = field;
         if let Err(e) = parser.parse(&alone.join(" ")) {
-            return Err(format!("{text:?} is not a valid schedule: the {} field {field:?} is invalid ({}); {HOW}", NAMES[i], tidy(e)));
+            return Err(format!(
+                "{text:?} is not a valid schedule: the {} field {field:?} is invalid ({}); {HOW}",
+                NAMES[i],
+                tidy(e)
+            ));
         }
     }
     Err(format!("{text:?} is not a valid schedule ({}); {HOW}", tidy(whole)))
@@ -411,7 +426,11 @@ fn github(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Opt
     let raw: raw::RawGithub = cx.table(value, KEYS, "github", "[github]")?;
     let token = match &raw.token {
         None => {
-            cx.missing(value.span(), "github.token", "missing; add e.g. token = \"env:GITHUB_TOKEN\" (or \"file:PATH\", \"ssm:/path\")");
+            cx.missing(
+                value.span(),
+                "github.token",
+                "missing; add e.g. token = \"env:GITHUB_TOKEN\" (or \"file:PATH\", \"ssm:/path\")",
+            );
             None
         }
         Some(t) => secret(cx, t, "github.token", base_dir),
@@ -468,7 +487,11 @@ fn targets(
     let mut names = BTreeSet::new();
     let Some(value) = value else { return (specs, names) };
     let DeValue::Table(table) = value.get_ref() else {
-        cx.err(value.span(), "targets", format!("expected tables [targets.<name>], found {}", type_name(value.get_ref())));
+        cx.err(
+            value.span(),
+            "targets",
+            format!("expected tables [targets.<name>], found {}", type_name(value.get_ref())),
+        );
         return (specs, names);
     };
     for (key, v) in table.iter() {
@@ -489,9 +512,19 @@ fn targets(
     (specs, names)
 }
 
-fn target(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str, name: &str, base_dir: &Path) -> Option<TargetSpec> {
+fn target(
+    cx: &mut Cx<'_>,
+    value: &Spanned<DeValue<'_>>,
+    path: &str,
+    name: &str,
+    base_dir: &Path,
+) -> Option<TargetSpec> {
     let DeValue::Table(table) = value.get_ref() else {
-        cx.err(value.span(), path, format!("expected a table [targets.{name}] with a kind, found {}", type_name(value.get_ref())));
+        cx.err(
+            value.span(),
+            path,
+            format!("expected a table [targets.{name}] with a kind, found {}", type_name(value.get_ref())),
+        );
         return None;
     };
     let kind_path = join(path, "kind");
@@ -503,7 +536,11 @@ fn target(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str, name: &str,
         Some(k) => match k.get_ref() {
             DeValue::String(s) => Spanned::new(k.span(), s.to_string()),
             other => {
-                cx.err(k.span(), &kind_path, format!("expected a string, one of: {TARGET_KINDS}; found {}", type_name(other)));
+                cx.err(
+                    k.span(),
+                    &kind_path,
+                    format!("expected a string, one of: {TARGET_KINDS}; found {}", type_name(other)),
+                );
                 return None;
             }
         },
@@ -529,15 +566,16 @@ fn target(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str, name: &str,
         "webhook" => {
             const KEYS: &[&str] = &["kind", "url", "secret"];
             let raw: raw::RawWebhook = cx.table(value, KEYS, path, "a webhook target")?;
-            let url = required(cx, raw.url, value, path, "url", "\"https://builder.example.internal/build\"").and_then(|u| {
-                match check_http_url(u.get_ref(), "https://builder.example.internal/build") {
-                    Ok(()) => Some(u.into_inner()),
-                    Err(message) => {
-                        cx.err(u.span(), &join(path, "url"), message);
-                        None
+            let url =
+                required(cx, raw.url, value, path, "url", "\"https://builder.example.internal/build\"").and_then(|u| {
+                    match check_http_url(u.get_ref(), "https://builder.example.internal/build") {
+                        Ok(()) => Some(u.into_inner()),
+                        Err(message) => {
+                            cx.err(u.span(), &join(path, "url"), message);
+                            None
+                        }
                     }
-                }
-            });
+                });
             let secret = match &raw.secret {
                 None => {
                     cx.missing(value.span(), &join(path, "secret"), "missing; the request is signed with it, add e.g. secret = \"env:BUILDER_SECRET\" (or \"file:PATH\", \"ssm:/path\")");
@@ -552,11 +590,19 @@ fn target(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str, name: &str,
             let raw: raw::RawCommand = cx.table(value, KEYS, path, "a command target")?;
             let command = match raw.command {
                 None => {
-                    cx.missing(value.span(), &join(path, "command"), "missing; add the program and its arguments, e.g. command = [\"make\", \"deploy\"]");
+                    cx.missing(
+                        value.span(),
+                        &join(path, "command"),
+                        "missing; add the program and its arguments, e.g. command = [\"make\", \"deploy\"]",
+                    );
                     None
                 }
                 Some(c) if c.get_ref().first().is_none_or(|p| p.trim().is_empty()) => {
-                    cx.err(c.span(), &join(path, "command"), "the first element must name a program; write e.g. command = [\"make\", \"deploy\"]");
+                    cx.err(
+                        c.span(),
+                        &join(path, "command"),
+                        "the first element must name a program; write e.g. command = [\"make\", \"deploy\"]",
+                    );
                     None
                 }
                 Some(c) => Some(c.into_inner()),
@@ -597,7 +643,11 @@ fn workflow_dispatch(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str) 
     let key_input = match raw.key_input {
         None => None,
         Some(k) if k.get_ref().trim().is_empty() => {
-            cx.err(k.span(), &join(path, "key_input"), "must not be empty; write the name of a workflow input, e.g. \"repowatch_key\"");
+            cx.err(
+                k.span(),
+                &join(path, "key_input"),
+                "must not be empty; write the name of a workflow input, e.g. \"repowatch_key\"",
+            );
             ok = false;
             None
         }
@@ -605,7 +655,10 @@ fn workflow_dispatch(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str) 
             cx.err(
                 k.span(),
                 &join(path, "key_input"),
-                format!("{:?} is also set in inputs; repowatch fills it with the idempotency key, so remove it from inputs", k.get_ref()),
+                format!(
+                    "{:?} is also set in inputs; repowatch fills it with the idempotency key, so remove it from inputs",
+                    k.get_ref()
+                ),
             );
             ok = false;
             None
@@ -615,13 +668,21 @@ fn workflow_dispatch(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str) 
     let count = inputs.len() + usize::from(key_input.is_some());
     if count > MAX_WORKFLOW_INPUTS {
         let span = inputs_span.clone().unwrap_or_else(|| value.span());
-        cx.err(span, &join(path, "inputs"), format!("{count} inputs (key_input included); GitHub accepts at most {MAX_WORKFLOW_INPUTS}, remove some"));
+        cx.err(
+            span,
+            &join(path, "inputs"),
+            format!("{count} inputs (key_input included); GitHub accepts at most {MAX_WORKFLOW_INPUTS}, remove some"),
+        );
         ok = false;
     }
     if let Some(span) = inputs_span
         && inputs.keys().any(|k| k.trim().is_empty())
     {
-        cx.err(span, &join(path, "inputs"), "an input name is empty; name every input, e.g. inputs = { environment = \"prod\" }");
+        cx.err(
+            span,
+            &join(path, "inputs"),
+            "an input name is empty; name every input, e.g. inputs = { environment = \"prod\" }",
+        );
         ok = false;
     }
     if !ok {
@@ -653,7 +714,11 @@ fn datasources(
     let items = match value.get_ref() {
         DeValue::Array(items) => items,
         DeValue::Table(_) => {
-            cx.err(value.span(), "datasources", "write [[datasources]] with double brackets: each one is an entry of a list");
+            cx.err(
+                value.span(),
+                "datasources",
+                "write [[datasources]] with double brackets: each one is an entry of a list",
+            );
             return Vec::new();
         }
         other => {
@@ -699,7 +764,11 @@ fn datasource(
                 let line = raw::position(cx.text, id.span().start).0;
                 match seen.get(id.get_ref()) {
                     Some(first) => {
-                        cx.err(id.span(), &join(&path, "id"), format!("duplicate id {:?}; ids must be unique (first used on line {first})", id.get_ref()));
+                        cx.err(
+                            id.span(),
+                            &join(&path, "id"),
+                            format!("duplicate id {:?}; ids must be unique (first used on line {first})", id.get_ref()),
+                        );
                         None
                     }
                     None => {
@@ -797,11 +866,19 @@ fn datasource(
     let targets_path = join(&path, "targets");
     let targets = match raw.targets {
         None => {
-            cx.missing(value.span(), &targets_path, "missing; list the targets to build, e.g. targets = [\"deploy\"], each declared as [targets.<name>]");
+            cx.missing(
+                value.span(),
+                &targets_path,
+                "missing; list the targets to build, e.g. targets = [\"deploy\"], each declared as [targets.<name>]",
+            );
             None
         }
         Some(list) if list.get_ref().is_empty() => {
-            cx.err(list.span(), &targets_path, "an empty list builds nothing; name at least one target, e.g. targets = [\"deploy\"]");
+            cx.err(
+                list.span(),
+                &targets_path,
+                "an empty list builds nothing; name at least one target, e.g. targets = [\"deploy\"]",
+            );
             None
         }
         Some(list) => {
@@ -814,11 +891,26 @@ fn datasource(
                         let known = if target_names.is_empty() {
                             String::new()
                         } else {
-                            format!(", or use one of: {}", target_names.iter().map(String::as_str).collect::<Vec<_>>().join(", "))
+                            format!(
+                                ", or use one of: {}",
+                                target_names.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
+                            )
                         };
-                        cx.err(t.span(), &targets_path, format!("target {:?} is not defined; add a [targets.{}] table{known}", t.get_ref(), t.get_ref()));
+                        cx.err(
+                            t.span(),
+                            &targets_path,
+                            format!(
+                                "target {:?} is not defined; add a [targets.{}] table{known}",
+                                t.get_ref(),
+                                t.get_ref()
+                            ),
+                        );
                     }
-                    Ok(id) if ids.contains(&id) => cx.err(t.span(), &targets_path, format!("target {:?} is listed twice; list it once", t.get_ref())),
+                    Ok(id) if ids.contains(&id) => cx.err(
+                        t.span(),
+                        &targets_path,
+                        format!("target {:?} is listed twice; list it once", t.get_ref()),
+                    ),
                     Ok(id) => ids.push(id),
                 }
             }
@@ -873,7 +965,11 @@ fn channel(cx: &mut Cx<'_>, index: usize, value: &Spanned<DeValue<'_>>, base_dir
         Some(k) => {
             let found = NotifyKind::ALL.into_iter().find(|n| n.as_str() == k.get_ref());
             if found.is_none() {
-                cx.err(k.span(), &join(&path, "kind"), format!("unknown kind {:?}; write one of: {}", k.get_ref(), kinds()));
+                cx.err(
+                    k.span(),
+                    &join(&path, "kind"),
+                    format!("unknown kind {:?}; write one of: {}", k.get_ref(), kinds()),
+                );
             }
             found
         }
@@ -888,7 +984,11 @@ fn channel(cx: &mut Cx<'_>, index: usize, value: &Spanned<DeValue<'_>>, base_dir
     let on = match raw.on {
         None => Some(NotifyOn::DEFAULT.to_vec()),
         Some(list) if list.get_ref().is_empty() => {
-            cx.err(list.span(), &join(&path, "on"), "an empty list never notifies; remove on to use [\"failure\", \"alarm\"], or list events");
+            cx.err(
+                list.span(),
+                &join(&path, "on"),
+                "an empty list never notifies; remove on to use [\"failure\", \"alarm\"], or list events",
+            );
             None
         }
         Some(list) => {
@@ -900,7 +1000,11 @@ fn channel(cx: &mut Cx<'_>, index: usize, value: &Spanned<DeValue<'_>>, base_dir
                     Some(n) => events.push(n),
                     None => {
                         let all = NotifyOn::ALL.map(NotifyOn::as_str).join(", ");
-                        cx.err(e.span(), &join(&path, "on"), format!("unknown event {:?}; write one of: {all}", e.get_ref()));
+                        cx.err(
+                            e.span(),
+                            &join(&path, "on"),
+                            format!("unknown event {:?}; write one of: {all}", e.get_ref()),
+                        );
                         ok = false;
                     }
                 }
@@ -937,7 +1041,12 @@ fn required(
 }
 
 /// A required `owner/name`.
-fn repo(cx: &mut Cx<'_>, field: Option<&Spanned<String>>, table: &Spanned<DeValue<'_>>, path: &str) -> Option<RepoSlug> {
+fn repo(
+    cx: &mut Cx<'_>,
+    field: Option<&Spanned<String>>,
+    table: &Spanned<DeValue<'_>>,
+    path: &str,
+) -> Option<RepoSlug> {
     let key = join(path, "repo");
     let Some(field) = field else {
         cx.missing(table.span(), &key, "missing; add e.g. repo = \"octo-org/api\"");
@@ -966,7 +1075,9 @@ fn secret(cx: &mut Cx<'_>, field: &Spanned<RawSecret>, path: &str, base_dir: &Pa
             cx.err(
                 field.span(),
                 path,
-                format!("expected a reference string such as \"env:NAME\", \"file:PATH\" or \"ssm:/path\", found {found}"),
+                format!(
+                    "expected a reference string such as \"env:NAME\", \"file:PATH\" or \"ssm:/path\", found {found}"
+                ),
             );
             None
         }
@@ -977,11 +1088,19 @@ fn secret(cx: &mut Cx<'_>, field: &Spanned<RawSecret>, path: &str, base_dir: &Pa
 fn resolve(cx: &mut Cx<'_>, field: &Spanned<String>, path: &str, base_dir: &Path) -> Option<PathBuf> {
     let text = field.get_ref();
     if text.trim().is_empty() {
-        cx.err(field.span(), path, "must not be empty; write a path, absolute or relative to the directory of this file");
+        cx.err(
+            field.span(),
+            path,
+            "must not be empty; write a path, absolute or relative to the directory of this file",
+        );
         return None;
     }
     if text == "~" || text.starts_with("~/") {
-        cx.err(field.span(), path, "~ is not expanded; write an absolute path, or one relative to the directory of this file");
+        cx.err(
+            field.span(),
+            path,
+            "~ is not expanded; write an absolute path, or one relative to the directory of this file",
+        );
         return None;
     }
     Some(clean(&base_dir.join(text)))

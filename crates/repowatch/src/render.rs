@@ -64,7 +64,14 @@ pub fn run_summary(config: &Config, report: &RunReport) -> String {
         datasource_lines(&mut out, config, o);
     }
     for f in summary.failures.iter().filter(|f| f.stage != "datasource") {
-        let _ = writeln!(out, "  {} failed ({}): {}: {}", f.stage, f.datasources.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "), f.error.name, f.error.message);
+        let _ = writeln!(
+            out,
+            "  {} failed ({}): {}: {}",
+            f.stage,
+            f.datasources.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "),
+            f.error.name,
+            f.error.message
+        );
     }
     out
 }
@@ -92,7 +99,8 @@ fn datasource_lines(out: &mut String, config: &Config, o: &Outcome) {
         );
     }
     for p in &o.pending {
-        let _ = writeln!(out, "    {} {} → waiting for cooldown until {}", p.git_ref, short(p.commit.as_str()), p.due_at);
+        let _ =
+            writeln!(out, "    {} {} → waiting for cooldown until {}", p.git_ref, short(p.commit.as_str()), p.due_at);
     }
     for s in &o.skipped {
         let commit = s.commit.as_ref().map(|c| format!(" {}", short(c.as_str()))).unwrap_or_default();
@@ -130,7 +138,8 @@ pub fn work_summary(work: &WorkReport, records: &[Option<BuildRecord>], depth: O
     if let Some((visible, in_flight, dlq)) = depth {
         let _ = writeln!(out, "queue: {visible} waiting, {in_flight} in flight, {dlq} in the dead-letter queue");
         if dlq > 0 {
-            let _ = writeln!(out, "  inspect with `repowatch dlq list`; replay with `repowatch dlq redrive` once fixed");
+            let _ =
+                writeln!(out, "  inspect with `repowatch dlq list`; replay with `repowatch dlq redrive` once fixed");
         }
     }
     out
@@ -143,7 +152,15 @@ fn build_line(out: &mut String, r: &DispatchResult, record: Option<&BuildRecord>
         DispatchOutcome::Duplicate => "already built",
         DispatchOutcome::Busy => "being built elsewhere",
     };
-    let _ = writeln!(out, "  {} {} {} → {}: {outcome} ({})", r.datasource, r.git_ref, short(r.commit.as_str()), r.target, r.detail);
+    let _ = writeln!(
+        out,
+        "  {} {} {} → {}: {outcome} ({})",
+        r.datasource,
+        r.git_ref,
+        short(r.commit.as_str()),
+        r.target,
+        r.detail
+    );
     if let Some(output) = record.and_then(|b| b.output.as_deref()) {
         let lines: Vec<&str> = output.lines().collect();
         for line in &lines[lines.len().saturating_sub(OUTPUT_LINES)..] {
@@ -167,7 +184,8 @@ pub fn status(
                 let _ = writeln!(out, "  {} ({}): not seen yet", ds.id, location(config, ds.id.as_str()));
             }
             Some(s) => {
-                let _ = writeln!(out, "  {} ({}): first seen {}", ds.id, location(config, ds.id.as_str()), s.first_seen_at);
+                let _ =
+                    writeln!(out, "  {} ({}): first seen {}", ds.id, location(config, ds.id.as_str()), s.first_seen_at);
                 for r in &s.refs {
                     let pending = if r.pending.is_some() { " (build pending: cooldown)" } else { "" };
                     let _ = writeln!(out, "    {} {}{pending}", r.name, short(r.commit.as_str()));
@@ -229,7 +247,13 @@ pub fn execution(execution: &repowatch_asl::Execution, history: bool) -> String 
     let mut out = String::new();
     if history {
         for e in &execution.history {
-            let _ = writeln!(out, "{:>4} {:<28} {}", e.id, format!("{:?}", e.event_type), e.state_name.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                out,
+                "{:>4} {:<28} {}",
+                e.id,
+                format!("{:?}", e.event_type),
+                e.state_name.as_deref().unwrap_or("")
+            );
         }
     }
     let _ = writeln!(out, "status: {:?}", execution.status);

@@ -73,11 +73,7 @@ pub(crate) struct Choice {
 
 impl Choice {
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> Choice {
-        obj.allow(
-            p,
-            &allowed(&["Choices", "Default", "InputPath", "OutputPath"]),
-            "a Choice state",
-        );
+        obj.allow(p, &allowed(&["Choices", "Default", "InputPath", "OutputPath"]), "a Choice state");
         let ptr = obj.at("Choices");
         let mut choices = Vec::new();
         match obj.get("Choices") {
@@ -93,19 +89,11 @@ impl Choice {
             }
             Some(_) => p.add(ptr, "must be a non-empty array of choice rules"),
         }
-        Choice {
-            choices,
-            default: obj.opt_str(p, "Default").map(str::to_string),
-            flow: DataFlow::parse_io(obj, p),
-        }
+        Choice { choices, default: obj.opt_str(p, "Default").map(str::to_string), flow: DataFlow::parse_io(obj, p) }
     }
 
     /// The `Next` of the first matching rule, `Default`, or `States.NoChoiceMatched`.
-    pub(crate) fn decide(
-        &self,
-        input: &Value,
-        context: &ContextObject<'_>,
-    ) -> Result<&str, StatesError> {
+    pub(crate) fn decide(&self, input: &Value, context: &ContextObject<'_>) -> Result<&str, StatesError> {
         for (rule, next) in &self.choices {
             if rule.eval(input, context)? {
                 return Ok(next);
@@ -166,12 +154,7 @@ fn is_operator(key: &str) -> bool {
 }
 
 /// Parse one rule; returns the rule and (top level) its `Next`.
-fn parse_rule(
-    value: &Value,
-    ptr: &str,
-    p: &mut Problems,
-    top: bool,
-) -> (Option<Rule>, Option<String>) {
+fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<Rule>, Option<String>) {
     let Value::Object(map) = value else {
         p.add(ptr, "a choice rule must be a JSON object");
         return (None, None);
@@ -181,63 +164,37 @@ fn parse_rule(
         obj.req_str(p, "Next").map(str::to_string)
     } else {
         if obj.has("Next") {
-            p.add(
-                obj.at("Next"),
-                "`Next` is only allowed on top-level choice rules",
-            );
+            p.add(obj.at("Next"), "`Next` is only allowed on top-level choice rules");
         }
         None
     };
-    let combinators: Vec<&str> = ["And", "Or", "Not"]
-        .into_iter()
-        .filter(|k| obj.has(k))
-        .collect();
+    let combinators: Vec<&str> = ["And", "Or", "Not"].into_iter().filter(|k| obj.has(k)).collect();
     let operators: Vec<&String> = map.keys().filter(|k| is_operator(k)).collect();
     for key in map.keys() {
-        let known = is_operator(key)
-            || matches!(
-                key.as_str(),
-                "And" | "Or" | "Not" | "Variable" | "Comment" | "Next"
-            );
+        let known = is_operator(key) || matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment" | "Next");
         if !known {
             p.add(obj.at(key), "unknown field in a choice rule");
         }
     }
     if combinators.len() + operators.len() != 1 {
-        p.add(
-            ptr,
-            "a choice rule needs exactly one of `And`, `Or`, `Not` or a comparison operator",
-        );
+        p.add(ptr, "a choice rule needs exactly one of `And`, `Or`, `Not` or a comparison operator");
         return (None, next);
     }
     if let Some(&combinator) = combinators.first() {
         if obj.has("Variable") {
-            p.add(
-                obj.at("Variable"),
-                format!("`Variable` is not allowed beside `{combinator}`"),
-            );
+            p.add(obj.at("Variable"), format!("`Variable` is not allowed beside `{combinator}`"));
         }
         let sub_ptr = obj.at(combinator);
         let rule = match (combinator, obj.get(combinator)) {
-            ("Not", Some(inner)) => parse_rule(inner, &sub_ptr, p, false)
-                .0
-                .map(|r| Rule::Not(Box::new(r))),
+            ("Not", Some(inner)) => parse_rule(inner, &sub_ptr, p, false).0.map(|r| Rule::Not(Box::new(r))),
             (_, Some(Value::Array(items))) if !items.is_empty() => {
                 let rules: Vec<Option<Rule>> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| {
-                        parse_rule(item, &pointer_join(&sub_ptr, &i.to_string()), p, false).0
-                    })
+                    .map(|(i, item)| parse_rule(item, &pointer_join(&sub_ptr, &i.to_string()), p, false).0)
                     .collect();
                 let rules: Option<Vec<Rule>> = rules.into_iter().collect();
-                rules.map(|r| {
-                    if combinator == "And" {
-                        Rule::And(r)
-                    } else {
-                        Rule::Or(r)
-                    }
-                })
+                rules.map(|r| if combinator == "And" { Rule::And(r) } else { Rule::Or(r) })
             }
             _ => {
                 p.add(sub_ptr, "must be a non-empty array of choice rules");
@@ -251,12 +208,7 @@ fn parse_rule(
         return (None, next);
     };
     let test = parse_test(obj, op, p);
-    (
-        variable
-            .zip(test)
-            .map(|(variable, test)| Rule::Compare { variable, test }),
-        next,
-    )
+    (variable.zip(test).map(|(variable, test)| Rule::Compare { variable, test }), next)
 }
 
 fn parse_test(obj: Obj<'_, '_>, op: &str, p: &mut Problems) -> Option<Test> {
@@ -301,20 +253,16 @@ fn parse_test(obj: Obj<'_, '_>, op: &str, p: &mut Problems) -> Option<Test> {
     };
     let test = match base {
         b if b.starts_with("String") && b != "StringMatches" => {
-            literal_ok(Value::is_string, "a string", p)
-                .then(|| Test::String(relation, operand.clone()))?
+            literal_ok(Value::is_string, "a string", p).then(|| Test::String(relation, operand.clone()))?
         }
-        "StringMatches" => {
-            Test::StringMatches(value.as_str().map(str::to_string).or_else(|| {
-                p.add(obj.at(op), "must be a string pattern");
-                None
-            })?)
+        "StringMatches" => Test::StringMatches(value.as_str().map(str::to_string).or_else(|| {
+            p.add(obj.at(op), "must be a string pattern");
+            None
+        })?),
+        b if b.starts_with("Numeric") => {
+            literal_ok(Value::is_number, "a number", p).then(|| Test::Numeric(relation, operand.clone()))?
         }
-        b if b.starts_with("Numeric") => literal_ok(Value::is_number, "a number", p)
-            .then(|| Test::Numeric(relation, operand.clone()))?,
-        "BooleanEquals" => {
-            literal_ok(Value::is_boolean, "a boolean", p).then(|| Test::Boolean(operand.clone()))?
-        }
+        "BooleanEquals" => literal_ok(Value::is_boolean, "a boolean", p).then(|| Test::Boolean(operand.clone()))?,
         b if b.starts_with("Timestamp") => literal_ok(
             |v| v.as_str().is_some_and(|s| s.parse::<Timestamp>().is_ok()),
             "an RFC 3339 timestamp string",
@@ -339,16 +287,8 @@ fn parse_test(obj: Obj<'_, '_>, op: &str, p: &mut Problems) -> Option<Test> {
     Some(test)
 }
 
-fn resolve<'v>(
-    path: &ReferencePath,
-    input: &'v Value,
-    context: &'v ContextObject<'_>,
-) -> Option<&'v Value> {
-    path.resolve(if path.is_context() {
-        context.value()
-    } else {
-        input
-    })
+fn resolve<'v>(path: &ReferencePath, input: &'v Value, context: &'v ContextObject<'_>) -> Option<&'v Value> {
+    path.resolve(if path.is_context() { context.value() } else { input })
 }
 
 fn invalid_path(path: &ReferencePath) -> StatesError {
@@ -359,11 +299,7 @@ fn invalid_path(path: &ReferencePath) -> StatesError {
 
 impl Rule {
     /// Evaluate against the Choice state's effective input.
-    pub(crate) fn eval(
-        &self,
-        input: &Value,
-        context: &ContextObject<'_>,
-    ) -> Result<bool, StatesError> {
+    pub(crate) fn eval(&self, input: &Value, context: &ContextObject<'_>) -> Result<bool, StatesError> {
         match self {
             Rule::And(rules) => {
                 for r in rules {
@@ -391,9 +327,7 @@ impl Rule {
                 let operand = |o: &Operand| -> Result<Value, StatesError> {
                     match o {
                         Operand::Literal(v) => Ok(v.clone()),
-                        Operand::Path(path) => resolve(path, input, context)
-                            .cloned()
-                            .ok_or_else(|| invalid_path(path)),
+                        Operand::Path(path) => resolve(path, input, context).cloned().ok_or_else(|| invalid_path(path)),
                     }
                 };
                 Ok(match test {
@@ -409,15 +343,11 @@ impl Rule {
                         (Some(a), Some(b)) => a == b,
                         _ => false,
                     },
-                    Test::Timestamp(rel, o) => {
-                        match (as_timestamp(value), as_timestamp(&operand(o)?)) {
-                            (Some(a), Some(b)) => rel.holds(a.cmp(&b)),
-                            _ => false,
-                        }
-                    }
-                    Test::StringMatches(pattern) => {
-                        value.as_str().is_some_and(|s| glob_match(pattern, s))
-                    }
+                    Test::Timestamp(rel, o) => match (as_timestamp(value), as_timestamp(&operand(o)?)) {
+                        (Some(a), Some(b)) => rel.holds(a.cmp(&b)),
+                        _ => false,
+                    },
+                    Test::StringMatches(pattern) => value.as_str().is_some_and(|s| glob_match(pattern, s)),
                     Test::IsPresent(_) => true,
                     Test::IsNull(flag) => value.is_null() == *flag,
                     Test::IsString(flag) => value.is_string() == *flag,
@@ -502,33 +432,18 @@ mod tests {
         let cases = [
             (json!({"Variable": "$.s", "StringEquals": "b"}), true),
             (json!({"Variable": "$.s", "StringLessThan": "c"}), true),
-            (
-                json!({"Variable": "$.s", "StringGreaterThanEquals": "c"}),
-                false,
-            ),
-            (
-                json!({"Variable": "$.s", "StringLessThanPath": "$.other"}),
-                true,
-            ),
+            (json!({"Variable": "$.s", "StringGreaterThanEquals": "c"}), false),
+            (json!({"Variable": "$.s", "StringLessThanPath": "$.other"}), true),
             (json!({"Variable": "$.n", "NumericEquals": 5}), true),
             (json!({"Variable": "$.n", "NumericEqualsPath": "$.m"}), true),
             (json!({"Variable": "$.n", "NumericGreaterThan": 4.5}), true),
-            (
-                json!({"Variable": "$.n", "NumericLessThanEquals": 4}),
-                false,
-            ),
+            (json!({"Variable": "$.n", "NumericLessThanEquals": 4}), false),
             (json!({"Variable": "$.s", "NumericEquals": 5}), false),
             (json!({"Variable": "$.t", "BooleanEquals": true}), true),
             (json!({"Variable": "$.t", "BooleanEqualsPath": "$.t"}), true),
-            (
-                json!({"Variable": "$.ts", "TimestampLessThan": "2024-06-01T00:00:00Z"}),
-                true,
-            ),
+            (json!({"Variable": "$.ts", "TimestampLessThan": "2024-06-01T00:00:00Z"}), true),
             (json!({"Variable": "$.s", "StringMatches": "*b"}), true),
-            (
-                json!({"Variable": "$$.Execution.Name", "StringEquals": "run-1"}),
-                true,
-            ),
+            (json!({"Variable": "$$.Execution.Name", "StringEquals": "run-1"}), true),
         ];
         for (r, want) in cases {
             assert_eq!(eval(r.clone(), input.clone()).unwrap(), want, "{r}");
@@ -542,27 +457,19 @@ mod tests {
         assert!(eval(json!({"Variable": "$.n", "IsNull": true}), input.clone()).unwrap());
         assert!(eval(json!({"Variable": "$.x", "IsNumeric": true}), input.clone()).unwrap());
         assert!(eval(json!({"Variable": "$.s", "IsString": true}), input.clone()).unwrap());
-        assert!(
-            eval(
-                json!({"Variable": "$.s", "IsBoolean": false}),
-                input.clone()
-            )
-            .unwrap()
-        );
-        assert!(
-            eval(
-                json!({"Variable": "$.nope", "IsPresent": false}),
-                input.clone()
-            )
-            .unwrap()
-        );
+        assert!(eval(json!({"Variable": "$.s", "IsBoolean": false}), input.clone()).unwrap());
+        assert!(eval(json!({"Variable": "$.nope", "IsPresent": false}), input.clone()).unwrap());
         assert!(eval(json!({"And": [{"Variable": "$.x", "NumericEquals": 1}, {"Not": {"Variable": "$.s", "StringEquals": "b"}}]}), input.clone()).unwrap());
-        assert!(!eval(json!({"Or": [{"Variable": "$.x", "NumericEquals": 2}, {"Variable": "$.s", "StringEquals": "b"}]}), input.clone()).unwrap());
+        assert!(
+            !eval(
+                json!({"Or": [{"Variable": "$.x", "NumericEquals": 2}, {"Variable": "$.s", "StringEquals": "b"}]}),
+                input.clone()
+            )
+            .unwrap()
+        );
         // A comparison on a missing variable is a runtime error.
         assert_eq!(
-            eval(json!({"Variable": "$.nope", "StringEquals": "a"}), input)
-                .unwrap_err()
-                .error,
+            eval(json!({"Variable": "$.nope", "StringEquals": "a"}), input).unwrap_err().error,
             "States.Runtime"
         );
     }
@@ -580,12 +487,7 @@ mod tests {
     #[test]
     fn rule_problems() {
         let mut p = Problems::default();
-        let _ = parse_rule(
-            &json!({"Variable": "$.a", "StringEquals": 3, "Bogus": 1}),
-            "/r",
-            &mut p,
-            true,
-        );
+        let _ = parse_rule(&json!({"Variable": "$.a", "StringEquals": 3, "Bogus": 1}), "/r", &mut p, true);
         let got: Vec<String> = p.into_sorted().iter().map(ToString::to_string).collect();
         assert_eq!(
             got,

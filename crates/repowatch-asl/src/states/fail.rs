@@ -15,11 +15,7 @@ pub(crate) struct Fail {
 
 impl Fail {
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> Fail {
-        obj.allow(
-            p,
-            &allowed(&["Error", "Cause", "ErrorPath", "CausePath"]),
-            "a Fail state",
-        );
+        obj.allow(p, &allowed(&["Error", "Cause", "ErrorPath", "CausePath"]), "a Fail state");
         for (a, b) in [("Error", "ErrorPath"), ("Cause", "CausePath")] {
             if obj.has(a) && obj.has(b) {
                 p.add(obj.ptr, format!("`{a}` and `{b}` are mutually exclusive"));

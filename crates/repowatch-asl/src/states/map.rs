@@ -47,17 +47,11 @@ impl MapState {
         );
         let processor_key = match (obj.has("ItemProcessor"), obj.has("Iterator")) {
             (true, true) => {
-                p.add(
-                    obj.ptr,
-                    "`ItemProcessor` and `Iterator` are mutually exclusive",
-                );
+                p.add(obj.ptr, "`ItemProcessor` and `Iterator` are mutually exclusive");
                 "ItemProcessor"
             }
             (false, false) => {
-                p.add(
-                    obj.at("ItemProcessor"),
-                    "required field is missing (or the legacy `Iterator`)",
-                );
+                p.add(obj.at("ItemProcessor"), "required field is missing (or the legacy `Iterator`)");
                 "ItemProcessor"
             }
             (true, false) => "ItemProcessor",
@@ -68,31 +62,19 @@ impl MapState {
             .and_then(|v| parse_machine(v, &obj.at(processor_key), p, MachineKind::ItemProcessor))
             .unwrap_or_else(Machine::empty);
         if obj.has("ItemSelector") && obj.has("Parameters") {
-            p.add(
-                obj.ptr,
-                "`ItemSelector` and `Parameters` are mutually exclusive",
-            );
+            p.add(obj.ptr, "`ItemSelector` and `Parameters` are mutually exclusive");
         }
         if obj.has("MaxConcurrency") && obj.has("MaxConcurrencyPath") {
-            p.add(
-                obj.ptr,
-                "`MaxConcurrency` and `MaxConcurrencyPath` are mutually exclusive",
-            );
+            p.add(obj.ptr, "`MaxConcurrency` and `MaxConcurrencyPath` are mutually exclusive");
         }
-        let item_key = if obj.has("ItemSelector") {
-            "ItemSelector"
-        } else {
-            "Parameters"
-        };
+        let item_key = if obj.has("ItemSelector") { "ItemSelector" } else { "Parameters" };
         let item_selector = obj.template(p, item_key, true);
         let mut flow = DataFlow::parse(obj, p);
         // On a Map, `Parameters` is the legacy name of `ItemSelector`, not a state-level template.
         flow.parameters = None;
         MapState {
             processor,
-            items_path: obj
-                .opt_path(p, "ItemsPath", true)
-                .unwrap_or_else(ReferencePath::root),
+            items_path: obj.opt_path(p, "ItemsPath", true).unwrap_or_else(ReferencePath::root),
             item_selector,
             max_concurrency: obj.opt_uint(p, "MaxConcurrency", 0).unwrap_or(0),
             max_concurrency_path: obj.opt_path(p, "MaxConcurrencyPath", true),

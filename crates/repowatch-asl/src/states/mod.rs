@@ -47,10 +47,7 @@ impl Transition {
             (None, Some(true)) => Transition::End,
             (None, _) => {
                 if !obj.has("Next") {
-                    p.add(
-                        obj.ptr,
-                        "a non-terminal state needs `Next` or `\"End\": true`",
-                    );
+                    p.add(obj.ptr, "a non-terminal state needs `Next` or `\"End\": true`");
                 }
                 Transition::End
             }
@@ -164,10 +161,7 @@ pub(crate) fn parse_state(value: &Value, ptr: &str, p: &mut Problems) -> Option<
     if let Some(lang) = obj.get("QueryLanguage")
         && lang != "JSONPath"
     {
-        p.add(
-            obj.at("QueryLanguage"),
-            "only the JSONPath query language is supported",
-        );
+        p.add(obj.at("QueryLanguage"), "only the JSONPath query language is supported");
     }
     let state = match type_name {
         "Task" => State::Task(task::Task::parse(obj, p)),

@@ -39,12 +39,7 @@ impl Parallel {
             None => p.add(ptr, MISSING),
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
-                    if let Some(m) = parse_machine(
-                        item,
-                        &pointer_join(&ptr, &i.to_string()),
-                        p,
-                        MachineKind::Branch,
-                    ) {
+                    if let Some(m) = parse_machine(item, &pointer_join(&ptr, &i.to_string()), p, MachineKind::Branch) {
                         branches.push(m);
                     }
                 }

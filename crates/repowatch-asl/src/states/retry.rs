@@ -77,12 +77,8 @@ impl ErrorHandling {
                     continue;
                 };
                 let entry = Obj { map, ptr: &ptr };
-                let error_equals = parse_error_equals(
-                    entry,
-                    p,
-                    i == last,
-                    if is_retry { "retrier" } else { "catcher" },
-                );
+                let error_equals =
+                    parse_error_equals(entry, p, i == last, if is_retry { "retrier" } else { "catcher" });
                 if is_retry {
                     entry.allow(
                         p,
@@ -101,10 +97,7 @@ impl ErrorHandling {
                         None | Some("NONE") => Jitter::None,
                         Some("FULL") => Jitter::Full,
                         Some(other) => {
-                            p.add(
-                                entry.at("JitterStrategy"),
-                                format!("must be `FULL` or `NONE`, not `{other}`"),
-                            );
+                            p.add(entry.at("JitterStrategy"), format!("must be `FULL` or `NONE`, not `{other}`"));
                             Jitter::None
                         }
                     };
@@ -117,11 +110,7 @@ impl ErrorHandling {
                         jitter,
                     });
                 } else {
-                    entry.allow(
-                        p,
-                        &["ErrorEquals", "Next", "ResultPath", "Comment"],
-                        "a catcher",
-                    );
+                    entry.allow(p, &["ErrorEquals", "Next", "ResultPath", "Comment"], "a catcher");
                     let next = entry.req_str(p, "Next").unwrap_or_default().to_string();
                     handling.catch.push(Catcher {
                         error_equals,
@@ -135,37 +124,22 @@ impl ErrorHandling {
     }
 }
 
-fn parse_error_equals(
-    entry: Obj<'_, '_>,
-    p: &mut Problems,
-    is_last: bool,
-    what: &str,
-) -> Vec<String> {
+fn parse_error_equals(entry: Obj<'_, '_>, p: &mut Problems, is_last: bool, what: &str) -> Vec<String> {
     let ptr = entry.at("ErrorEquals");
     let Some(value) = entry.get("ErrorEquals") else {
         p.add(ptr, MISSING);
         return Vec::new();
     };
-    let names: Option<Vec<String>> = value.as_array().and_then(|items| {
-        items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect()
-    });
+    let names: Option<Vec<String>> =
+        value.as_array().and_then(|items| items.iter().map(|v| v.as_str().map(str::to_string)).collect());
     match names {
         Some(names) if !names.is_empty() => {
             if names.iter().any(|n| n == STATES_ALL) {
                 if names.len() > 1 {
-                    p.add(
-                        ptr.clone(),
-                        "`States.ALL` must appear alone in `ErrorEquals`",
-                    );
+                    p.add(ptr.clone(), "`States.ALL` must appear alone in `ErrorEquals`");
                 }
                 if !is_last {
-                    p.add(
-                        ptr,
-                        format!("a {what} with `States.ALL` must be the last one"),
-                    );
+                    p.add(ptr, format!("a {what} with `States.ALL` must be the last one"));
                 }
             }
             names
@@ -196,10 +170,7 @@ mod tests {
     #[test]
     fn backoff_and_cap() {
         let r = retrier(2, 2.0, None, Jitter::None);
-        assert_eq!(
-            [r.delay(0), r.delay(1), r.delay(2)],
-            [2, 4, 8].map(Duration::from_secs)
-        );
+        assert_eq!([r.delay(0), r.delay(1), r.delay(2)], [2, 4, 8].map(Duration::from_secs));
         let capped = retrier(2, 2.0, Some(5), Jitter::None);
         assert_eq!(capped.delay(2), Duration::from_secs(5));
         let huge = retrier(1, 1000.0, None, Jitter::None);

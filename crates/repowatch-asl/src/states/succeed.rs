@@ -12,8 +12,6 @@ pub(crate) struct Succeed {
 impl Succeed {
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> Succeed {
         obj.allow(p, &allowed(&["InputPath", "OutputPath"]), "a Succeed state");
-        Succeed {
-            flow: DataFlow::parse_io(obj, p),
-        }
+        Succeed { flow: DataFlow::parse_io(obj, p) }
     }
 }

@@ -40,33 +40,21 @@ impl Task {
             "a Task state",
         );
         let resource = obj.req_str(p, "Resource").unwrap_or_default().to_string();
-        if obj.has("Resource")
-            && resource.is_empty()
-            && obj.get("Resource").is_some_and(|v| v.is_string())
-        {
+        if obj.has("Resource") && resource.is_empty() && obj.get("Resource").is_some_and(|v| v.is_string()) {
             p.add(obj.at("Resource"), "must not be empty");
         }
         if obj.has("TimeoutSeconds") && obj.has("TimeoutSecondsPath") {
-            p.add(
-                obj.ptr,
-                "`TimeoutSeconds` and `TimeoutSecondsPath` are mutually exclusive",
-            );
+            p.add(obj.ptr, "`TimeoutSeconds` and `TimeoutSecondsPath` are mutually exclusive");
         }
         if obj.has("HeartbeatSeconds") && obj.has("HeartbeatSecondsPath") {
-            p.add(
-                obj.ptr,
-                "`HeartbeatSeconds` and `HeartbeatSecondsPath` are mutually exclusive",
-            );
+            p.add(obj.ptr, "`HeartbeatSeconds` and `HeartbeatSecondsPath` are mutually exclusive");
         }
         let timeout_seconds = obj.opt_uint(p, "TimeoutSeconds", 1);
         let heartbeat = obj.opt_uint(p, "HeartbeatSeconds", 1);
         if let (Some(t), Some(h)) = (timeout_seconds, heartbeat)
             && h >= t
         {
-            p.add(
-                obj.at("HeartbeatSeconds"),
-                "must be smaller than `TimeoutSeconds`",
-            );
+            p.add(obj.at("HeartbeatSeconds"), "must be smaller than `TimeoutSeconds`");
         }
         let _ = obj.opt_path(p, "HeartbeatSecondsPath", true);
         Task {

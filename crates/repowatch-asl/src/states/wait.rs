@@ -49,10 +49,9 @@ impl Wait {
         }
         let wait_for = match present.first().copied() {
             Some("Seconds") => WaitFor::Seconds(obj.opt_uint(p, "Seconds", 0).unwrap_or(0)),
-            Some("SecondsPath") => WaitFor::SecondsPath(
-                obj.req_path(p, "SecondsPath", true)
-                    .unwrap_or_else(ReferencePath::root),
-            ),
+            Some("SecondsPath") => {
+                WaitFor::SecondsPath(obj.req_path(p, "SecondsPath", true).unwrap_or_else(ReferencePath::root))
+            }
             Some("Timestamp") => {
                 let text = obj.opt_str(p, "Timestamp");
                 match text.map(str::parse::<Timestamp>) {
@@ -60,25 +59,18 @@ impl Wait {
                     Some(Err(e)) => {
                         p.add(
                             obj.at("Timestamp"),
-                            format!(
-                                "must be an RFC 3339 timestamp such as 2016-03-14T01:59:00Z ({e})"
-                            ),
+                            format!("must be an RFC 3339 timestamp such as 2016-03-14T01:59:00Z ({e})"),
                         );
                         WaitFor::Seconds(0)
                     }
                     None => WaitFor::Seconds(0),
                 }
             }
-            Some(_) => WaitFor::TimestampPath(
-                obj.req_path(p, "TimestampPath", true)
-                    .unwrap_or_else(ReferencePath::root),
-            ),
+            Some(_) => {
+                WaitFor::TimestampPath(obj.req_path(p, "TimestampPath", true).unwrap_or_else(ReferencePath::root))
+            }
             None => WaitFor::Seconds(0),
         };
-        Wait {
-            wait_for,
-            flow: DataFlow::parse_io(obj, p),
-            transition: Transition::parse(obj, p),
-        }
+        Wait { wait_for, flow: DataFlow::parse_io(obj, p), transition: Transition::parse(obj, p) }
     }
 }

@@ -2,8 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use repowatch_asl::{
-    Clock, Execution, ExecutionOptions, FakeClock, StateMachine, TaskContext, TaskFailure,
-    TaskInvoker, execute,
+    Clock, Execution, ExecutionOptions, FakeClock, StateMachine, TaskContext, TaskFailure, TaskInvoker, execute,
 };
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,27 +34,14 @@ impl TestInvoker {
         self.calls.lock().unwrap().iter().map(|c| c.2).collect()
     }
     pub fn inputs(&self) -> Vec<Value> {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|c| c.1.clone())
-            .collect()
+        self.calls.lock().unwrap().iter().map(|c| c.1.clone()).collect()
     }
 }
 
 #[async_trait::async_trait]
 impl TaskInvoker for TestInvoker {
-    async fn invoke(
-        &self,
-        resource: &str,
-        input: Value,
-        ctx: TaskContext<'_>,
-    ) -> Result<Value, TaskFailure> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push((resource.to_string(), input.clone(), ctx.attempt));
+    async fn invoke(&self, resource: &str, input: Value, ctx: TaskContext<'_>) -> Result<Value, TaskFailure> {
+        self.calls.lock().unwrap().push((resource.to_string(), input.clone(), ctx.attempt));
         let (kind, arg) = resource.split_once(':').unwrap_or((resource, ""));
         match kind {
             "echo" => Ok(input),
@@ -88,10 +74,7 @@ impl TaskInvoker for TestInvoker {
                     Ok(input)
                 }
             }
-            other => Err(TaskFailure {
-                error: String::new(),
-                cause: Some(format!("unknown test resource {other}")),
-            }),
+            other => Err(TaskFailure { error: String::new(), cause: Some(format!("unknown test resource {other}")) }),
         }
     }
 }
@@ -122,14 +105,5 @@ pub async fn run(def: Value, input: Value) -> (Execution, Arc<TestInvoker>) {
 }
 
 pub fn types(exec: &Execution) -> Vec<String> {
-    exec.history
-        .iter()
-        .map(|e| {
-            serde_json::to_value(e.event_type)
-                .unwrap()
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect()
+    exec.history.iter().map(|e| serde_json::to_value(e.event_type).unwrap().as_str().unwrap().to_string()).collect()
 }

@@ -56,12 +56,8 @@ pub async fn detect_updates(
             }
         }
     }
-    let mut snapshots: BTreeMap<DatasourceId, Result<RefSnapshot, String>> = refs
-        .read_refs(&found)
-        .await
-        .into_iter()
-        .map(|(id, r)| (id, r.map_err(|e| e.chain())))
-        .collect();
+    let mut snapshots: BTreeMap<DatasourceId, Result<RefSnapshot, String>> =
+        refs.read_refs(&found).await.into_iter().map(|(id, r)| (id, r.map_err(|e| e.chain()))).collect();
     let by_id: BTreeMap<&DatasourceId, &Datasource> = found.iter().map(|d| (&d.id, d)).collect();
 
     let mut out = Vec::with_capacity(input.datasources.len());
@@ -78,7 +74,9 @@ pub async fn detect_updates(
         }
         let Some(ds) = by_id.get(&id) else { continue };
         match snapshots.remove(&id) {
-            None => out.push(failed(SOURCE_UNAVAILABLE, "the ref source gave no answer for this datasource".to_owned())),
+            None => {
+                out.push(failed(SOURCE_UNAVAILABLE, "the ref source gave no answer for this datasource".to_owned()))
+            }
             Some(Err(message)) => out.push(failed(SOURCE_UNAVAILABLE, message)),
             Some(Ok(snapshot)) => {
                 let last = store.load_refs(&id).await.map_err(StepError::Store)?;
@@ -95,7 +93,9 @@ pub async fn detect_updates(
 pub fn compare(ds: &Datasource, current: &RefSnapshot, last: Option<&[RefState]>) -> (bool, Vec<Update>) {
     let watched = current.refs.iter().filter(|r| ds.watch.matches(r.kind, &r.name));
     let Some(last) = last else {
-        let baseline = watched.map(|r| Update { kind: r.kind, name: r.name.clone(), old: None, new: Some(r.commit.clone()) }).collect();
+        let baseline = watched
+            .map(|r| Update { kind: r.kind, name: r.name.clone(), old: None, new: Some(r.commit.clone()) })
+            .collect();
         return (true, baseline);
     };
     let mut previous: BTreeMap<(RefKind, &RefName), &RefState> = last.iter().map(|s| ((s.kind, &s.name), s)).collect();

@@ -121,14 +121,21 @@ async fn dispatch_one(
     };
     let expected = IdempotencyKey::derive(&req.datasource, &req.git_ref, &req.commit, &req.target);
     if expected != req.key {
-        return result(DispatchOutcome::Failed, "the message's key does not match its datasource, ref, commit and target".into());
+        return result(
+            DispatchOutcome::Failed,
+            "the message's key does not match its datasource, ref, commit and target".into(),
+        );
     }
     let spec = match catalog.target(&req.target).await {
         Ok(Some(spec)) => spec,
         Ok(None) => {
             return result(
                 DispatchOutcome::Failed,
-                format!("target {:?} is not configured; add [targets.{}] or redrive after fixing the config", req.target.as_str(), req.target),
+                format!(
+                    "target {:?} is not configured; add [targets.{}] or redrive after fixing the config",
+                    req.target.as_str(),
+                    req.target
+                ),
             );
         }
         Err(e) => return result(DispatchOutcome::Failed, format!("cannot read the catalog: {}", e.chain())),
@@ -139,7 +146,9 @@ async fn dispatch_one(
         TargetSpec::Command { timeout, .. } => dispatcher.lease.max(*timeout + LEASE_MARGIN),
         _ => dispatcher.lease,
     };
-    let lease_until = started_at.checked_add(jiff::SignedDuration::try_from(lease).unwrap_or(jiff::SignedDuration::MAX)).unwrap_or(jiff::Timestamp::MAX);
+    let lease_until = started_at
+        .checked_add(jiff::SignedDuration::try_from(lease).unwrap_or(jiff::SignedDuration::MAX))
+        .unwrap_or(jiff::Timestamp::MAX);
     let took_over_from = match store.claim(&req.key, &dispatcher.owner, started_at, lease_until).await {
         Ok(Claim::Acquired { taken_over }) => taken_over,
         Ok(Claim::Done { at }) => return result(DispatchOutcome::Duplicate, format!("already dispatched at {at}")),

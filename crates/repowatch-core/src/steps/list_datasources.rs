@@ -41,7 +41,11 @@ pub struct ListOutput {
     pub shards: Vec<Shard>,
 }
 
-pub async fn list_datasources(input: ListInput, catalog: &dyn Catalog, clock: &dyn Clock) -> Result<ListOutput, StepError> {
+pub async fn list_datasources(
+    input: ListInput,
+    catalog: &dyn Catalog,
+    clock: &dyn Clock,
+) -> Result<ListOutput, StepError> {
     let run = RunInfo {
         id: input.run_id,
         source: input.input.source,
@@ -52,8 +56,13 @@ pub async fn list_datasources(input: ListInput, catalog: &dyn Catalog, clock: &d
         Some(id) => match catalog.datasource(id).await.map_err(StepError::Store)? {
             Some(ds) => vec![ds.id],
             None => {
-                let known: Vec<String> =
-                    catalog.datasources().await.map_err(StepError::Store)?.into_iter().map(|d| d.id.to_string()).collect();
+                let known: Vec<String> = catalog
+                    .datasources()
+                    .await
+                    .map_err(StepError::Store)?
+                    .into_iter()
+                    .map(|d| d.id.to_string())
+                    .collect();
                 return Err(StepError::Config(format!(
                     "no datasource has id {:?}; configured: {}",
                     id.as_str(),

@@ -9,9 +9,13 @@ pub mod notify;
 pub mod process_updates;
 
 pub use detect_updates::{DetectInput, DetectOutput, Detected, detect_updates};
-pub use dispatch_build::{DispatchInput, DispatchOutcome, DispatchOutput, DispatchResult, ItemFailure, QueueMessage, dispatch_build};
+pub use dispatch_build::{
+    DispatchInput, DispatchOutcome, DispatchOutput, DispatchResult, ItemFailure, QueueMessage, dispatch_build,
+};
 pub use list_datasources::{ListInput, ListOutput, RunRequest, SHARD_SIZE, Shard, list_datasources};
-pub use notify::{Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals, notify};
+pub use notify::{
+    Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals, notify,
+};
 pub use process_updates::{Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild, Skipped, process_updates};
 
 #[cfg(test)]

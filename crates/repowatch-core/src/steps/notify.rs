@@ -137,7 +137,8 @@ pub fn summarize(input: NotifyInput) -> RunSummary {
         }
     }
     let totals = Totals {
-        datasources: datasources.len() + failures.iter().filter(|f| f.stage == "shard").map(|f| f.datasources.len()).sum::<usize>(),
+        datasources: datasources.len()
+            + failures.iter().filter(|f| f.stage == "shard").map(|f| f.datasources.len()).sum::<usize>(),
         changed: datasources.iter().filter(|o| o.status == OutcomeStatus::Changed).count(),
         builds_queued: datasources.iter().map(|o| o.builds.len()).sum(),
         pending: datasources.iter().map(|o| o.pending.len()).sum(),

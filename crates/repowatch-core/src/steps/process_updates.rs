@@ -142,7 +142,8 @@ pub async fn process_updates(
                 Err(e) => {
                     // State is not committed: the next run finds the same updates.
                     tracing::warn!(datasource = %ds.id, error = %e.chain(), "enqueue failed; state not committed");
-                    outcomes.push(Outcome::failed(ds.id, ErrorInfo { name: QUEUE_UNAVAILABLE.into(), message: e.chain() }));
+                    outcomes
+                        .push(Outcome::failed(ds.id, ErrorInfo { name: QUEUE_UNAVAILABLE.into(), message: e.chain() }));
                     continue;
                 }
             }
@@ -170,7 +171,14 @@ struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     fn new(ds: &'a Datasource, run: &'a RunInfo, now: Timestamp) -> Self {
-        Self { ds, run, now, outcome: Outcome::new(ds.id.clone(), OutcomeStatus::Unchanged), changes: vec![], requests: vec![] }
+        Self {
+            ds,
+            run,
+            now,
+            outcome: Outcome::new(ds.id.clone(), OutcomeStatus::Unchanged),
+            changes: vec![],
+            requests: vec![],
+        }
     }
 
     fn baseline(&mut self, updates: &[crate::model::Update]) {
@@ -181,7 +189,11 @@ impl<'a> Plan<'a> {
             if self.ds.build_on_first_seen {
                 self.build(u.kind, &u.name, commit, self.run.source);
             } else {
-                self.skip(&u.name, Some(commit), "first sight: recorded as the baseline (set build_on_first_seen = true to build it)");
+                self.skip(
+                    &u.name,
+                    Some(commit),
+                    "first sight: recorded as the baseline (set build_on_first_seen = true to build it)",
+                );
             }
         }
     }
@@ -232,7 +244,8 @@ impl<'a> Plan<'a> {
         let moved: BTreeSet<(RefKind, &RefName)> = updates.iter().map(|u| (u.kind, &u.name)).collect();
         for s in state {
             let Some(pending) = &s.pending else { continue };
-            let applied_already = updates.iter().any(|u| u.kind == s.kind && u.name == s.name && u.new.as_ref() == Some(&s.commit));
+            let applied_already =
+                updates.iter().any(|u| u.kind == s.kind && u.name == s.name && u.new.as_ref() == Some(&s.commit));
             if moved.contains(&(s.kind, &s.name)) && !applied_already {
                 continue;
             }
@@ -247,7 +260,13 @@ impl<'a> Plan<'a> {
         }
     }
 
-    async fn touches_paths(&self, kind: RefKind, base: Option<&CommitSha>, new: &CommitSha, refs: &dyn RefSource) -> bool {
+    async fn touches_paths(
+        &self,
+        kind: RefKind,
+        base: Option<&CommitSha>,
+        new: &CommitSha,
+        refs: &dyn RefSource,
+    ) -> bool {
         let (Some(filter), Some(base), RefKind::Branch) = (&self.ds.paths, base, kind) else {
             return true; // no filter, or nothing to diff against (new branch, tag): build
         };
@@ -292,6 +311,10 @@ impl<'a> Plan<'a> {
     }
 
     fn skip(&mut self, name: &RefName, commit: Option<&CommitSha>, reason: &str) {
-        self.outcome.skipped.push(Skipped { git_ref: name.clone(), commit: commit.cloned(), reason: reason.to_owned() });
+        self.outcome.skipped.push(Skipped {
+            git_ref: name.clone(),
+            commit: commit.cloned(),
+            reason: reason.to_owned(),
+        });
     }
 }

@@ -141,7 +141,10 @@ impl Db {
     pub fn open(state_dir: &Path) -> Result<Db, PortError> {
         std::fs::create_dir_all(state_dir).map_err(|e| {
             PortError::with_source(
-                format!("cannot create the state directory {}; check `state_dir` in repowatch.toml and its permissions", state_dir.display()),
+                format!(
+                    "cannot create the state directory {}; check `state_dir` in repowatch.toml and its permissions",
+                    state_dir.display()
+                ),
                 e,
             )
         })?;
@@ -163,7 +166,10 @@ impl Db {
 
     /// `PRAGMA user_version` of the open file.
     pub async fn schema_version(&self) -> Result<u32, PortError> {
-        self.call("read the schema version", |conn| Ok(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?)).await
+        self.call("read the schema version", |conn| {
+            Ok(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, u32>(0))?)
+        })
+        .await
     }
 
     pub(crate) fn workers_dir(&self) -> PathBuf {
@@ -188,7 +194,9 @@ impl Db {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(DbError::Sql(e))) => Err(PortError::with_source(format!("cannot {what} in {}", path.display()), e)),
             Ok(Err(DbError::Port(e))) => Err(e),
-            Err(e) => Err(PortError::with_source(format!("cannot {what} in {}: the database task failed", path.display()), e)),
+            Err(e) => {
+                Err(PortError::with_source(format!("cannot {what} in {}: the database task failed", path.display()), e))
+            }
         }
     }
 }
@@ -213,8 +221,12 @@ impl From<PortError> for DbError {
 }
 
 fn open_connection(path: &Path) -> Result<Connection, PortError> {
-    let fail = |e: rusqlite::Error| PortError::with_source(format!("cannot open the state database {}", path.display()), e);
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    let fail =
+        |e: rusqlite::Error| PortError::with_source(format!("cannot open the state database {}", path.display()), e);
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(fail)?;
@@ -230,7 +242,8 @@ fn open_connection(path: &Path) -> Result<Connection, PortError> {
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), PortError> {
-    let fail = |e: rusqlite::Error| PortError::with_source(format!("cannot migrate the state database {}", path.display()), e);
+    let fail =
+        |e: rusqlite::Error| PortError::with_source(format!("cannot migrate the state database {}", path.display()), e);
     // IMMEDIATE: two processes opening a fresh file migrate one after the other.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(fail)?;
     let current: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
@@ -264,7 +277,9 @@ pub(crate) fn add(ts: Timestamp, by: Duration) -> Timestamp {
 
 /// A parse failure of a stored value: the file was edited or written by another version.
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> DbError {
-    DbError::Port(PortError::new(format!("the state database holds an invalid {what} ({detail}); it was edited by hand or written by another version")))
+    DbError::Port(PortError::new(format!(
+        "the state database holds an invalid {what} ({detail}); it was edited by hand or written by another version"
+    )))
 }
 
 #[cfg(test)]
@@ -282,7 +297,8 @@ mod tests {
         // Reopening applies nothing and keeps the version.
         let db = Db::open(&state_dir).unwrap();
         assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
-        let mode: String = db.call("read", |c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
+        let mode: String =
+            db.call("read", |c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(mode, "wal");
     }
 
@@ -337,7 +353,10 @@ mod tests {
         let me = Owner::register(dir.path()).unwrap();
         let now = Timestamp::now();
         let lease = add(now, Duration::from_secs(3600));
-        assert!(rt.block_on(queue.receive(&me, 1, Duration::from_secs(60))).unwrap().is_empty(), "in flight while the worker lives");
+        assert!(
+            rt.block_on(queue.receive(&me, 1, Duration::from_secs(60))).unwrap().is_empty(),
+            "in flight while the worker lives"
+        );
         assert!(matches!(rt.block_on(store.claim(&request.key, me.as_str(), now, lease)).unwrap(), Claim::Held { .. }));
 
         child.kill().unwrap(); // SIGKILL: no destructor runs
@@ -345,7 +364,10 @@ mod tests {
         let got = rt.block_on(queue.receive(&me, 1, Duration::from_secs(60))).unwrap();
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].receive_count, 2);
-        assert_eq!(rt.block_on(store.claim(&request.key, me.as_str(), now, lease)).unwrap(), Claim::Acquired { taken_over: Some(victim.clone()) });
+        assert_eq!(
+            rt.block_on(store.claim(&request.key, me.as_str(), now, lease)).unwrap(),
+            Claim::Acquired { taken_over: Some(victim.clone()) }
+        );
         assert!(!dir.path().join("workers").join(format!("{victim}.lock")).exists(), "the stale lock file is removed");
     }
 
@@ -361,7 +383,10 @@ mod tests {
         let got = SqliteBuildQueue::new(Arc::clone(&db)).receive(&me, 1, Duration::from_secs(3600)).await.unwrap();
         assert_eq!(got.len(), 1);
         let now = Timestamp::now();
-        let claim = SqliteStateStore::new(db).claim(&got[0].body.key, me.as_str(), now, add(now, Duration::from_secs(3600))).await.unwrap();
+        let claim = SqliteStateStore::new(db)
+            .claim(&got[0].body.key, me.as_str(), now, add(now, Duration::from_secs(3600)))
+            .await
+            .unwrap();
         assert_eq!(claim, Claim::Acquired { taken_over: None });
         let tmp = dir.join("ready.tmp");
         std::fs::write(&tmp, me.as_str()).unwrap();

@@ -29,17 +29,22 @@ impl Owner {
     /// nobody ever sees an unlocked file of a live worker.
     pub fn register(state_dir: &Path) -> Result<Owner, PortError> {
         let dir = workers_dir(state_dir);
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| PortError::with_source(format!("cannot create {}; check the permissions of state_dir", dir.display()), e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            PortError::with_source(format!("cannot create {}; check the permissions of state_dir", dir.display()), e)
+        })?;
         sweep(&dir);
         let id = format!("{PREFIX}{}-{}", std::process::id(), random_hex(8));
         let tmp = dir.join(format!(".{id}.tmp"));
         let path = dir.join(format!("{id}.lock"));
-        let fail = |e: std::io::Error| PortError::with_source(format!("cannot create the worker lock file {}", path.display()), e);
+        let fail = |e: std::io::Error| {
+            PortError::with_source(format!("cannot create the worker lock file {}", path.display()), e)
+        };
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(&tmp).map_err(fail)?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(PortError::new(format!("the new lock file {} is locked by someone else", tmp.display()))),
+            Err(TryLockError::WouldBlock) => {
+                return Err(PortError::new(format!("the new lock file {} is locked by someone else", tmp.display())));
+            }
             Err(TryLockError::Error(e)) => return Err(fail(e)),
         }
         std::fs::rename(&tmp, &path).map_err(fail)?;

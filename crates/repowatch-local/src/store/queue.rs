@@ -171,7 +171,13 @@ impl SqliteBuildQueue {
 
     /// A failed delivery, visible again after `delay` (e.g. while another
     /// dispatcher holds the key, so the retries are not used up at once).
-    pub async fn retry_after(&self, message_id: &MessageId, owner: &Owner, error: &str, delay: Duration) -> Result<bool, PortError> {
+    pub async fn retry_after(
+        &self,
+        message_id: &MessageId,
+        owner: &Owner,
+        error: &str,
+        delay: Duration,
+    ) -> Result<bool, PortError> {
         let (id, owner, error) = (message_id.as_str().to_owned(), owner.as_str().to_owned(), error.to_owned());
         let visible_at = ts_to_ns(add(self.clock.now(), delay));
         self.db
@@ -186,12 +192,20 @@ impl SqliteBuildQueue {
 
     /// Keeps a message hidden for `visibility` from now (a long build). `false`
     /// when `owner` no longer holds it.
-    pub async fn extend_visibility(&self, message_id: &MessageId, owner: &Owner, visibility: Duration) -> Result<bool, PortError> {
+    pub async fn extend_visibility(
+        &self,
+        message_id: &MessageId,
+        owner: &Owner,
+        visibility: Duration,
+    ) -> Result<bool, PortError> {
         let (id, owner) = (message_id.as_str().to_owned(), owner.as_str().to_owned());
         let visible_at = ts_to_ns(add(self.clock.now(), visibility));
         self.db
             .call("extend a message's visibility", move |conn| {
-                Ok(conn.execute("UPDATE queue SET visible_at = ?1 WHERE message_id = ?2 AND owner = ?3", params![visible_at, id, owner])? > 0)
+                Ok(conn.execute(
+                    "UPDATE queue SET visible_at = ?1 WHERE message_id = ?2 AND owner = ?3",
+                    params![visible_at, id, owner],
+                )? > 0)
             })
             .await
     }
@@ -269,8 +283,10 @@ impl SqliteBuildQueue {
         self.db
             .call("read the queue depth", move |conn| {
                 let tx = conn.transaction()?;
-                let visible: u64 = tx.query_row("SELECT COUNT(*) FROM queue WHERE visible_at <= ?1", [now], |r| r.get(0))?;
-                let in_flight: u64 = tx.query_row("SELECT COUNT(*) FROM queue WHERE visible_at > ?1", [now], |r| r.get(0))?;
+                let visible: u64 =
+                    tx.query_row("SELECT COUNT(*) FROM queue WHERE visible_at <= ?1", [now], |r| r.get(0))?;
+                let in_flight: u64 =
+                    tx.query_row("SELECT COUNT(*) FROM queue WHERE visible_at > ?1", [now], |r| r.get(0))?;
                 let dlq: u64 = tx.query_row("SELECT COUNT(*) FROM dlq", [], |r| r.get(0))?;
                 Ok((visible, in_flight, dlq))
             })
@@ -288,14 +304,25 @@ fn free_dead_owners(tx: &Transaction<'_>, workers: &std::path::Path, now_ns: i64
     };
     for owner in owners {
         if owner_is_dead(workers, &owner) {
-            let n = tx.execute("UPDATE queue SET owner = NULL, visible_at = ?1 WHERE owner = ?2 AND visible_at > ?1", params![now_ns, owner])?;
+            let n = tx.execute(
+                "UPDATE queue SET owner = NULL, visible_at = ?1 WHERE owner = ?2 AND visible_at > ?1",
+                params![now_ns, owner],
+            )?;
             tracing::info!(owner = %owner, messages = n, "a worker died; its messages are visible again");
         }
     }
     Ok(())
 }
 
-fn park(tx: &Transaction<'_>, seq: i64, id: &str, body: &str, count: u32, now_ns: i64, why: &str) -> Result<(), DbError> {
+fn park(
+    tx: &Transaction<'_>,
+    seq: i64,
+    id: &str,
+    body: &str,
+    count: u32,
+    now_ns: i64,
+    why: &str,
+) -> Result<(), DbError> {
     tx.execute(
         "INSERT OR REPLACE INTO dlq (message_id, body, receive_count, moved_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id, body, count, now_ns, why],
@@ -309,8 +336,10 @@ impl BuildQueue for SqliteBuildQueue {
     async fn enqueue(&self, requests: &[BuildRequest]) -> Result<Vec<MessageId>, PortError> {
         let mut rows = Vec::with_capacity(requests.len());
         for r in requests {
-            let body = serde_json::to_string(r).map_err(|e| PortError::with_source("cannot encode a build request", e))?;
-            let id = MessageId::parse(random_hex(16)).map_err(|e| PortError::with_source("cannot make a message id", e))?;
+            let body =
+                serde_json::to_string(r).map_err(|e| PortError::with_source("cannot encode a build request", e))?;
+            let id =
+                MessageId::parse(random_hex(16)).map_err(|e| PortError::with_source("cannot make a message id", e))?;
             rows.push((id, body));
         }
         let now = ts_to_ns(self.clock.now());
@@ -378,7 +407,11 @@ mod tests {
 
         let got = f.queue.receive(&w, 1, VIS).await.unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].message_id.clone(), got[0].receive_count, got[0].body.clone()), (ids[0].clone(), 1, request(1)), "oldest first");
+        assert_eq!(
+            (got[0].message_id.clone(), got[0].receive_count, got[0].body.clone()),
+            (ids[0].clone(), 1, request(1)),
+            "oldest first"
+        );
         assert_eq!(got[0].to_queue_message().receive_count, 1);
         assert_eq!(f.queue.depth().await.unwrap(), (1, 1, 0));
 

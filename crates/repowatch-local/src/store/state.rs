@@ -5,7 +5,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use jiff::Timestamp;
 use repowatch_core::{
-    BuildRecord, BuildStatus, Claim, DatasourceId, IdempotencyKey, Pending, PortError, RefChange, RefKind, RefName, RefState, StateStore,
+    BuildRecord, BuildStatus, Claim, DatasourceId, IdempotencyKey, Pending, PortError, RefChange, RefKind, RefName,
+    RefState, StateStore,
 };
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -108,11 +109,13 @@ impl SqliteStateStore {
         self.db
             .call("read takeovers", |conn| {
                 let mut stmt = conn.prepare("SELECT key, from_owner, by_owner, at FROM takeovers ORDER BY id")?;
-                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?)))?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)?)))?;
                 let mut out = Vec::new();
                 for row in rows {
                     let (key, from, by, at) = row?;
-                    let key = IdempotencyKey::parse(key).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    let key =
+                        IdempotencyKey::parse(key).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     out.push(Takeover { key, from, by, at: ns_to_ts(at) });
                 }
                 Ok(out)
@@ -176,10 +179,17 @@ fn kind_from_str(s: &str) -> Result<RefKind, DbError> {
 }
 
 fn read_refs(conn: &rusqlite::Connection, id: &DatasourceId) -> Result<Vec<RefState>, DbError> {
-    let mut stmt =
-        conn.prepare("SELECT kind, ref, commit_sha, observed_at, pending FROM refs WHERE datasource = ?1 ORDER BY kind, ref")?;
+    let mut stmt = conn.prepare(
+        "SELECT kind, ref, commit_sha, observed_at, pending FROM refs WHERE datasource = ?1 ORDER BY kind, ref",
+    )?;
     let rows = stmt.query_map([id.as_str()], |r: &Row<'_>| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, Option<String>>(4)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
     })?;
     let mut out = Vec::new();
     for row in rows {
@@ -216,7 +226,12 @@ impl StateStore for SqliteStateStore {
             .await
     }
 
-    async fn commit_refs(&self, datasource: &DatasourceId, changes: &[RefChange], now: Timestamp) -> Result<(), PortError> {
+    async fn commit_refs(
+        &self,
+        datasource: &DatasourceId,
+        changes: &[RefChange],
+        now: Timestamp,
+    ) -> Result<(), PortError> {
         let id = datasource.clone();
         let changes = changes.to_vec();
         self.db
@@ -251,7 +266,13 @@ impl StateStore for SqliteStateStore {
             .await
     }
 
-    async fn claim(&self, key: &IdempotencyKey, owner: &str, now: Timestamp, lease_until: Timestamp) -> Result<Claim, PortError> {
+    async fn claim(
+        &self,
+        key: &IdempotencyKey,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Claim, PortError> {
         let key = key.as_str().to_owned();
         let owner = owner.to_owned();
         let workers = self.db.workers_dir();
@@ -314,7 +335,10 @@ impl StateStore for SqliteStateStore {
         let owner = owner.to_owned();
         self.db
             .call("release the idempotency key", move |conn| {
-                conn.execute("DELETE FROM idempotency WHERE key = ?1 AND state = 'claimed' AND owner = ?2", params![key, owner])?;
+                conn.execute(
+                    "DELETE FROM idempotency WHERE key = ?1 AND state = 'claimed' AND owner = ?2",
+                    params![key, owner],
+                )?;
                 Ok(())
             })
             .await
@@ -401,7 +425,9 @@ mod tests {
         let mut main = state("refs/heads/main", 'a', now);
         main.pending = Some(Pending { base: Some(sha('0')), source: DetectionSource::Webhook });
         let tag = state("refs/tags/v1", 'b', now);
-        s.commit_refs(&ds("api"), &[RefChange::Upsert(main.clone()), RefChange::Upsert(tag.clone())], now).await.unwrap();
+        s.commit_refs(&ds("api"), &[RefChange::Upsert(main.clone()), RefChange::Upsert(tag.clone())], now)
+            .await
+            .unwrap();
         assert_eq!(s.load_refs(&ds("api")).await.unwrap(), Some(vec![main.clone(), tag.clone()]));
 
         // Upsert replaces, delete removes, other datasources are untouched.
@@ -450,9 +476,15 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.chain().contains("boom"), "{}", err.chain());
-        assert_eq!(s.load_refs(&ds("api")).await.unwrap().unwrap()[0].commit, sha('a'), "nothing of the failed commit applied");
+        assert_eq!(
+            s.load_refs(&ds("api")).await.unwrap().unwrap()[0].commit,
+            sha('a'),
+            "nothing of the failed commit applied"
+        );
         // Nor is a never-seen datasource marked seen by a failed commit.
-        assert!(s.commit_refs(&ds("new"), &[RefChange::Upsert(state("refs/heads/poison", 'c', now))], now).await.is_err());
+        assert!(
+            s.commit_refs(&ds("new"), &[RefChange::Upsert(state("refs/heads/poison", 'c', now))], now).await.is_err()
+        );
         assert_eq!(s.load_refs(&ds("new")).await.unwrap(), None);
     }
 
@@ -477,15 +509,20 @@ mod tests {
 
         // After the lease, another dispatcher takes over and is told whom from.
         let later = add(lease, Duration::from_millis(1));
-        assert_eq!(s.claim(&k, "w3", later, add(later, Duration::from_secs(60))).await.unwrap(), Claim::Acquired {
-            taken_over: Some("w2".into())
-        });
+        assert_eq!(
+            s.claim(&k, "w3", later, add(later, Duration::from_secs(60))).await.unwrap(),
+            Claim::Acquired { taken_over: Some("w2".into()) }
+        );
 
         let done_at = add(later, Duration::from_secs(5));
         s.complete(&k, "w3", done_at).await.unwrap();
         assert_eq!(s.claim(&k, "w4", done_at, lease).await.unwrap(), Claim::Done { at: done_at });
         s.release(&k, "w3").await.unwrap();
-        assert_eq!(s.claim(&k, "w3", done_at, lease).await.unwrap(), Claim::Done { at: done_at }, "release never undoes done");
+        assert_eq!(
+            s.claim(&k, "w3", done_at, lease).await.unwrap(),
+            Claim::Done { at: done_at },
+            "release never undoes done"
+        );
     }
 
     #[tokio::test]
@@ -500,9 +537,15 @@ mod tests {
         let doomed_id = doomed.as_str().to_owned();
 
         assert_eq!(s.claim(&k, doomed.as_str(), t0, lease).await.unwrap(), Claim::Acquired { taken_over: None });
-        assert!(matches!(s.claim(&k, alive.as_str(), t0, lease).await.unwrap(), Claim::Held { .. }), "live holder keeps it");
+        assert!(
+            matches!(s.claim(&k, alive.as_str(), t0, lease).await.unwrap(), Claim::Held { .. }),
+            "live holder keeps it"
+        );
         drop(doomed); // the process exits: its lock is gone
-        assert_eq!(s.claim(&k, alive.as_str(), t0, lease).await.unwrap(), Claim::Acquired { taken_over: Some(doomed_id) });
+        assert_eq!(
+            s.claim(&k, alive.as_str(), t0, lease).await.unwrap(),
+            Claim::Acquired { taken_over: Some(doomed_id) }
+        );
     }
 
     #[tokio::test]
@@ -543,7 +586,13 @@ mod tests {
         assert_eq!(s.recent_builds(1).await.unwrap(), vec![rec]);
         assert!(s.builds_for_key(&key('f')).await.unwrap().is_empty());
 
-        let mut run = RunRecord { id: "run-1".into(), started_at: now, finished_at: None, status: "running".into(), summary: None };
+        let mut run = RunRecord {
+            id: "run-1".into(),
+            started_at: now,
+            finished_at: None,
+            status: "running".into(),
+            summary: None,
+        };
         s.record_run(&run).await.unwrap();
         run.finished_at = Some(add(now, Duration::from_secs(2)));
         run.status = "ok".into();

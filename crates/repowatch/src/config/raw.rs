@@ -231,7 +231,8 @@ impl<'a> Cx<'a> {
                 self.err(key.span(), &join(path, name), message);
             }
         }
-        let whole = |t: DeTable<'_>| T::deserialize(ValueDeserializer::from(Spanned::new(value.span(), DeValue::Table(t))));
+        let whole =
+            |t: DeTable<'_>| T::deserialize(ValueDeserializer::from(Spanned::new(value.span(), DeValue::Table(t))));
         if let Ok(parsed) = whole(known.clone()) {
             return Some(parsed);
         }

@@ -571,7 +571,10 @@ fn full_example_parses_to_the_expected_values() {
     );
     assert_eq!(
         t("notify-ops"),
-        Some(TargetSpec::RepositoryDispatch { repo: RepoSlug::parse("octo-org/ops").unwrap(), event_type: "repowatch-build".into() })
+        Some(TargetSpec::RepositoryDispatch {
+            repo: RepoSlug::parse("octo-org/ops").unwrap(),
+            event_type: "repowatch-build".into()
+        })
     );
     assert_eq!(
         t("gpu"),
@@ -656,7 +659,9 @@ fn defaults() {
     assert_eq!(d.paths, None);
     assert_eq!(d.cooldown, Duration::ZERO);
     assert!(!d.build_on_first_seen);
-    let Some(TargetSpec::Command { workdir, timeout, .. }) = c.targets.values().next() else { panic!("command target") };
+    let Some(TargetSpec::Command { workdir, timeout, .. }) = c.targets.values().next() else {
+        panic!("command target")
+    };
     assert_eq!(*workdir, None);
     assert_eq!(*timeout, Duration::from_secs(30 * 60));
 
@@ -707,7 +712,9 @@ workdir = "."
         ]
     );
     assert_eq!(c.settings.state_dir, PathBuf::from("/srv/rw/state"));
-    let Some(TargetSpec::Command { workdir, command, .. }) = c.targets.values().next() else { panic!("command target") };
+    let Some(TargetSpec::Command { workdir, command, .. }) = c.targets.values().next() else {
+        panic!("command target")
+    };
     assert_eq!(workdir.as_deref(), Some(Path::new("/srv/rw")));
     assert_eq!(command, &vec!["./build.sh".to_owned()], "argv is not rewritten");
 

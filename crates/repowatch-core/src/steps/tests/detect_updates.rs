@@ -24,11 +24,19 @@ fn detected(id: &str, updates: Vec<Update>) -> Detected {
 }
 
 fn failed(id: &str, name: &str, message: &str) -> Detected {
-    Detected { id: ds_id(id), first_seen: false, updates: vec![], error: Some(ErrorInfo { name: name.into(), message: message.into() }) }
+    Detected {
+        id: ds_id(id),
+        first_seen: false,
+        updates: vec![],
+        error: Some(ErrorInfo { name: name.into(), message: message.into() }),
+    }
 }
 
 /// One datasource `api` (watching `main` and `v*` tags) with the given last-seen state and current refs.
-async fn detect_api(last: Option<Vec<(RefKind, RefName, CommitSha)>>, current: Vec<(RefKind, &str, &CommitSha)>) -> Detected {
+async fn detect_api(
+    last: Option<Vec<(RefKind, RefName, CommitSha)>>,
+    current: Vec<(RefKind, &str, &CommitSha)>,
+) -> Detected {
     let catalog = catalog(vec![api("api")], &["deploy"]);
     let store = MemoryStateStore::default();
     let refs = MemoryRefSource::default();
@@ -83,7 +91,11 @@ async fn unchanged_refs_give_no_updates() {
 
 #[tokio::test]
 async fn a_moved_branch_reports_old_and_new() {
-    let got = detect_api(Some(vec![(RefKind::Branch, branch("main"), sha(1))]), vec![(RefKind::Branch, "refs/heads/main", &sha(2))]).await;
+    let got = detect_api(
+        Some(vec![(RefKind::Branch, branch("main"), sha(1))]),
+        vec![(RefKind::Branch, "refs/heads/main", &sha(2))],
+    )
+    .await;
 
     assert_eq!(got, detected("api", vec![update(RefKind::Branch, branch("main"), Some(1), Some(2))]));
 }
@@ -137,7 +149,10 @@ async fn a_failing_source_is_reported_and_the_others_still_report() {
     assert_eq!(
         out.datasources,
         vec![
-            Detected { first_seen: true, ..detected("a", vec![update(RefKind::Branch, branch("main"), None, Some(1))]) },
+            Detected {
+                first_seen: true,
+                ..detected("a", vec![update(RefKind::Branch, branch("main"), None, Some(1))])
+            },
             failed("b", "Repowatch.SourceUnavailable", "GitHub answered 502 Bad Gateway"),
             Detected { first_seen: true, ..detected("c", vec![update(RefKind::Tag, tag("v1"), None, Some(3))]) },
         ]
@@ -196,7 +211,8 @@ const NAMES: [&str; 8] = [
     "refs/heads/v3",
 ];
 const KINDS: [RefKind; 3] = [RefKind::Branch, RefKind::Tag, RefKind::Release];
-const WATCHES: [&[&str]; 4] = [&["branch:main", "branch:release/*", "tag:v*", "release"], &["branch:**"], &["tag:v*"], &[]];
+const WATCHES: [&[&str]; 4] =
+    [&["branch:main", "branch:release/*", "tag:v*", "release"], &["branch:**"], &["tag:v*"], &[]];
 
 type Refs = BTreeMap<(RefKind, RefName), CommitSha>;
 

@@ -11,7 +11,9 @@ use crate::fakes::{ManualClock, MemoryStateStore, RecordingBuildTarget};
 use crate::ids::{MessageId, RefKind};
 use crate::model::{BuildRequest, DetectionSource};
 use crate::ports::{BuildStatus, Dispatcher, StateStore};
-use crate::steps::dispatch_build::{DispatchInput, DispatchOutcome, DispatchOutput, DispatchResult, ItemFailure, QueueMessage, dispatch_build};
+use crate::steps::dispatch_build::{
+    DispatchInput, DispatchOutcome, DispatchOutput, DispatchResult, ItemFailure, QueueMessage, dispatch_build,
+};
 
 struct World {
     catalog: StaticCatalog,
@@ -33,7 +35,16 @@ impl World {
     }
 
     async fn dispatch(&self, messages: Vec<QueueMessage>) -> DispatchOutput {
-        dispatch_build(DispatchInput { messages }, &self.catalog, &self.store, &self.target, &self.clock, &self.dispatcher).await.unwrap()
+        dispatch_build(
+            DispatchInput { messages },
+            &self.catalog,
+            &self.store,
+            &self.target,
+            &self.clock,
+            &self.dispatcher,
+        )
+        .await
+        .unwrap()
     }
 
     fn dispatched(&self) -> Vec<BuildRequest> {
@@ -42,7 +53,16 @@ impl World {
 }
 
 fn request(target: &str) -> BuildRequest {
-    BuildRequest::new(ds_id("api"), branch("main"), sha(1), RefKind::Branch, DetectionSource::Schedule, target_id(target), t0(), run_id("run-1"))
+    BuildRequest::new(
+        ds_id("api"),
+        branch("main"),
+        sha(1),
+        RefKind::Branch,
+        DetectionSource::Schedule,
+        target_id(target),
+        t0(),
+        run_id("run-1"),
+    )
 }
 
 fn message(id: &str, receive_count: u32, body: BuildRequest) -> QueueMessage {
@@ -109,7 +129,10 @@ async fn the_same_request_delivered_twice_is_dispatched_once() {
         out,
         DispatchOutput {
             batch_item_failures: vec![],
-            results: vec![result(&redelivered, DispatchOutcome::Duplicate, &detail), result(&requeued, DispatchOutcome::Duplicate, &detail)],
+            results: vec![
+                result(&redelivered, DispatchOutcome::Duplicate, &detail),
+                result(&requeued, DispatchOutcome::Duplicate, &detail)
+            ],
         }
     );
     assert_eq!(w.dispatched(), vec![first.body]);
@@ -129,7 +152,10 @@ async fn a_failing_target_releases_the_claim_so_a_retry_dispatches() {
         out,
         DispatchOutput {
             batch_item_failures: failures(&["m1"]),
-            results: vec![DispatchResult { exit_code: Some(1), ..result(&m, DispatchOutcome::Failed, "exit status 1") }],
+            results: vec![DispatchResult {
+                exit_code: Some(1),
+                ..result(&m, DispatchOutcome::Failed, "exit status 1")
+            }],
         }
     );
     assert_eq!(w.store.builds()[0].status, BuildStatus::Failed);
@@ -154,7 +180,13 @@ async fn a_key_held_by_another_live_dispatcher_is_busy() {
     let out = w.dispatch(vec![m.clone()]).await;
 
     let detail = format!("being dispatched by worker-2 (lease until {})", t0_plus(5));
-    assert_eq!(out, DispatchOutput { batch_item_failures: failures(&["m1"]), results: vec![result(&m, DispatchOutcome::Busy, &detail)] });
+    assert_eq!(
+        out,
+        DispatchOutput {
+            batch_item_failures: failures(&["m1"]),
+            results: vec![result(&m, DispatchOutcome::Busy, &detail)]
+        }
+    );
     assert_eq!(w.dispatched(), vec![]);
     assert_eq!(w.store.builds(), vec![]);
 }
@@ -193,7 +225,11 @@ async fn a_key_that_does_not_match_its_fields_is_refused() {
         out,
         DispatchOutput {
             batch_item_failures: failures(&["m1"]),
-            results: vec![result(&m, DispatchOutcome::Failed, "the message's key does not match its datasource, ref, commit and target")],
+            results: vec![result(
+                &m,
+                DispatchOutcome::Failed,
+                "the message's key does not match its datasource, ref, commit and target"
+            )],
         }
     );
     assert_eq!(w.dispatched(), vec![]);
@@ -234,7 +270,10 @@ async fn one_failing_message_does_not_fail_the_batch() {
     let out = w.dispatch(vec![bad.clone(), good.clone()]).await;
 
     assert_eq!(out.batch_item_failures, failures(&["m1"]));
-    assert_eq!(out.results.iter().map(|r| r.outcome).collect::<Vec<_>>(), [DispatchOutcome::Failed, DispatchOutcome::Dispatched]);
+    assert_eq!(
+        out.results.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        [DispatchOutcome::Failed, DispatchOutcome::Dispatched]
+    );
     assert_eq!(w.dispatched(), vec![good.body]);
 }
 

@@ -21,7 +21,10 @@ async fn all_datasources_are_sharded_by_shard_size_in_declared_order() {
 
     let out = list_datasources(input(DetectionSource::Schedule, None), &catalog, &clock).await.unwrap();
 
-    assert_eq!(out.run, RunInfo { id: run_id("run-1"), source: DetectionSource::Schedule, started_at: t0(), datasource: None });
+    assert_eq!(
+        out.run,
+        RunInfo { id: run_id("run-1"), source: DetectionSource::Schedule, started_at: t0(), datasource: None }
+    );
     assert_eq!(out.shards.iter().map(|s| s.datasources.len()).collect::<Vec<_>>(), [100, 100, 50]);
     let listed: Vec<String> = out.shards.iter().flat_map(|s| s.datasources.iter().map(|d| d.to_string())).collect();
     assert_eq!(listed, ids);
@@ -34,7 +37,15 @@ async fn a_named_datasource_is_one_shard() {
 
     let out = list_datasources(input(DetectionSource::Webhook, Some("web")), &catalog, &clock).await.unwrap();
 
-    assert_eq!(out.run, RunInfo { id: run_id("run-1"), source: DetectionSource::Webhook, started_at: t0(), datasource: Some(ds_id("web")) });
+    assert_eq!(
+        out.run,
+        RunInfo {
+            id: run_id("run-1"),
+            source: DetectionSource::Webhook,
+            started_at: t0(),
+            datasource: Some(ds_id("web"))
+        }
+    );
     assert_eq!(out.shards, vec![Shard { datasources: vec![ds_id("web")] }]);
 }
 

@@ -6,7 +6,8 @@ use crate::fakes::RecordingNotifier;
 use crate::ids::{MessageId, RefKind};
 use crate::model::{BuildRequest, DetectionSource, ErrorInfo};
 use crate::steps::notify::{
-    Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals, notify, summarize,
+    Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals,
+    notify, summarize,
 };
 use crate::steps::process_updates::{Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild};
 
@@ -16,7 +17,16 @@ fn outcome(id: &str, status: OutcomeStatus) -> Outcome {
 
 /// `id` changed and queued one build of `main`.
 fn built(id: &str) -> Outcome {
-    let r = BuildRequest::new(ds_id(id), branch("main"), sha(1), RefKind::Branch, DetectionSource::Schedule, target_id("deploy"), t0(), run_id("run-1"));
+    let r = BuildRequest::new(
+        ds_id(id),
+        branch("main"),
+        sha(1),
+        RefKind::Branch,
+        DetectionSource::Schedule,
+        target_id("deploy"),
+        t0(),
+        run_id("run-1"),
+    );
     let build = QueuedBuild {
         kind: r.kind,
         git_ref: r.git_ref,
@@ -63,7 +73,10 @@ fn notifier(channels: &[&str]) -> RecordingNotifier {
 
 #[test]
 fn every_datasource_processed_is_ok() {
-    let s = summarize(input(vec![processed(vec![built("api"), outcome("web", OutcomeStatus::Unchanged)]), processed(vec![deferred("docs")])]));
+    let s = summarize(input(vec![
+        processed(vec![built("api"), outcome("web", OutcomeStatus::Unchanged)]),
+        processed(vec![deferred("docs")]),
+    ]));
 
     assert_eq!(
         s,

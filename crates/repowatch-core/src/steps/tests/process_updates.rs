@@ -9,7 +9,9 @@ use crate::ids::{DatasourceId, IdempotencyKey, MessageId, RefKind, RefName};
 use crate::model::{BuildRequest, Datasource, DetectionSource, ErrorInfo, Pending, RefState};
 use crate::ports::StateStore;
 use crate::steps::detect_updates::{DetectInput, DetectOutput, Detected, detect_updates};
-use crate::steps::process_updates::{Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild, Skipped, process_updates};
+use crate::steps::process_updates::{
+    Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild, Skipped, process_updates,
+};
 
 const BASELINE_HINT: &str = "first sight: recorded as the baseline (set build_on_first_seen = true to build it)";
 
@@ -40,10 +42,7 @@ impl World {
     }
 
     async fn detect(&self, ids: &[&str]) -> DetectOutput {
-        let input = DetectInput {
-            run: run_info(self.source),
-            datasources: ids.iter().map(|id| ds_id(id)).collect(),
-        };
+        let input = DetectInput { run: run_info(self.source), datasources: ids.iter().map(|id| ds_id(id)).collect() };
         detect_updates(input, &self.catalog, &self.store, &self.refs).await.unwrap()
     }
 
@@ -72,8 +71,24 @@ fn outcome(id: &str, status: OutcomeStatus) -> Outcome {
     Outcome { id: ds_id(id), status, builds: vec![], pending: vec![], skipped: vec![], error: None }
 }
 
-fn request(id: &str, name: RefName, kind: RefKind, commit: u32, target: &str, detected_at: jiff::Timestamp) -> BuildRequest {
-    BuildRequest::new(ds_id(id), name, sha(commit), kind, DetectionSource::Schedule, target_id(target), detected_at, run_id("run-1"))
+fn request(
+    id: &str,
+    name: RefName,
+    kind: RefKind,
+    commit: u32,
+    target: &str,
+    detected_at: jiff::Timestamp,
+) -> BuildRequest {
+    BuildRequest::new(
+        ds_id(id),
+        name,
+        sha(commit),
+        kind,
+        DetectionSource::Schedule,
+        target_id(target),
+        detected_at,
+        run_id("run-1"),
+    )
 }
 
 fn queued(r: &BuildRequest, message_id: &str) -> QueuedBuild {
@@ -99,7 +114,10 @@ fn skipped(name: RefName, commit: Option<u32>, reason: &str) -> Skipped {
 async fn first_sight_commits_the_baseline_and_queues_nothing() {
     // DESIGN "Configuration": on first sight nothing is built unless build_on_first_seen.
     let w = World::new(vec![api("api")]);
-    w.refs.set(&ds_id("api"), vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(2))]);
+    w.refs.set(
+        &ds_id("api"),
+        vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(2))],
+    );
 
     let got = w.run("api").await;
 
@@ -143,7 +161,10 @@ async fn build_on_first_seen_queues_one_request_per_target() {
 
     let deploy = request("api", branch("main"), RefKind::Branch, 1, "deploy", t0());
     let gpu = request("api", branch("main"), RefKind::Branch, 1, "gpu", t0());
-    assert_eq!(got, Outcome { builds: vec![queued(&deploy, "m1"), queued(&gpu, "m2")], ..outcome("api", OutcomeStatus::Baseline) });
+    assert_eq!(
+        got,
+        Outcome { builds: vec![queued(&deploy, "m1"), queued(&gpu, "m2")], ..outcome("api", OutcomeStatus::Baseline) }
+    );
     assert_eq!(w.queued(), vec![deploy.clone(), gpu.clone()]);
     // Promise 2: the key is (datasource, ref, commit, target).
     assert_eq!(deploy.key, IdempotencyKey::derive(&ds_id("api"), &branch("main"), &sha(1), &target_id("deploy")));
@@ -214,7 +235,10 @@ async fn a_failed_enqueue_commits_nothing_and_the_next_run_builds_the_same_updat
         out.datasources,
         vec![
             Outcome {
-                error: Some(ErrorInfo { name: "Repowatch.QueueUnavailable".into(), message: "SQS: service unavailable".into() }),
+                error: Some(ErrorInfo {
+                    name: "Repowatch.QueueUnavailable".into(),
+                    message: "SQS: service unavailable".into()
+                }),
                 ..outcome("api", OutcomeStatus::Error)
             },
             // Promise 4: the other datasource is still processed.
@@ -233,7 +257,10 @@ async fn a_failed_enqueue_commits_nothing_and_the_next_run_builds_the_same_updat
     let out = w.process(again).await;
 
     let r = request("api", branch("main"), RefKind::Branch, 2, "deploy", t0_plus(1));
-    assert_eq!(out.datasources, vec![Outcome { builds: vec![queued(&r, "m1")], ..outcome("api", OutcomeStatus::Changed) }]);
+    assert_eq!(
+        out.datasources,
+        vec![Outcome { builds: vec![queued(&r, "m1")], ..outcome("api", OutcomeStatus::Changed) }]
+    );
     assert_eq!(w.queued(), vec![r]);
     assert_eq!(w.state("api").await, Some(vec![main_at(2, t0_plus(1), None)]));
 }
@@ -306,7 +333,10 @@ async fn a_datasource_removed_between_detect_and_process_is_unknown() {
     assert_eq!(
         out.datasources,
         vec![Outcome {
-            error: Some(ErrorInfo { name: "Repowatch.UnknownDatasource".into(), message: "datasource \"gone\" is not configured any more".into() }),
+            error: Some(ErrorInfo {
+                name: "Repowatch.UnknownDatasource".into(),
+                message: "datasource \"gone\" is not configured any more".into()
+            }),
             ..outcome("gone", OutcomeStatus::Error)
         }]
     );
@@ -325,7 +355,10 @@ async fn paths_decide_whether_a_branch_change_builds() {
     let got = w.run("api").await;
     assert_eq!(
         got,
-        Outcome { skipped: vec![skipped(branch("main"), Some(2), "no changed file matches `paths`")], ..outcome("api", OutcomeStatus::Changed) }
+        Outcome {
+            skipped: vec![skipped(branch("main"), Some(2), "no changed file matches `paths`")],
+            ..outcome("api", OutcomeStatus::Changed)
+        }
     );
     assert_eq!(w.queued(), vec![]);
     assert_eq!(w.state("api").await, Some(vec![main_at(2, t0(), None)]));
@@ -350,7 +383,10 @@ async fn paths_do_not_filter_tags() {
     let w = World::new(vec![with_paths(api("api"), &["src/**"])]);
     w.refs.set(&ds_id("api"), vec![(RefKind::Branch, "refs/heads/main", &sha(1))]);
     w.run("api").await;
-    w.refs.set(&ds_id("api"), vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(1))]);
+    w.refs.set(
+        &ds_id("api"),
+        vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(1))],
+    );
 
     let got = w.run("api").await;
 
@@ -375,7 +411,11 @@ async fn cooldown_builds_the_newest_commit_once_the_ref_is_quiet() {
         assert_eq!(
             got,
             Outcome {
-                pending: vec![PendingBuild { git_ref: branch("main"), commit: sha(commit), due_at: t0_plus(minute + 10) }],
+                pending: vec![PendingBuild {
+                    git_ref: branch("main"),
+                    commit: sha(commit),
+                    due_at: t0_plus(minute + 10)
+                }],
                 ..outcome("api", OutcomeStatus::Changed)
             },
             "push of commit {commit}"
@@ -414,18 +454,27 @@ async fn cooldown_builds_the_newest_commit_once_the_ref_is_quiet() {
 #[tokio::test]
 async fn a_deleted_ref_is_removed_from_state() {
     let w = World::new(vec![api("api")]);
-    w.refs.set(&ds_id("api"), vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(2))]);
+    w.refs.set(
+        &ds_id("api"),
+        vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(2))],
+    );
     w.run("api").await;
     w.set_main("api", 1);
 
     let got = w.run("api").await;
 
-    assert_eq!(got, Outcome { skipped: vec![skipped(tag("v1"), None, "ref deleted")], ..outcome("api", OutcomeStatus::Changed) });
+    assert_eq!(
+        got,
+        Outcome { skipped: vec![skipped(tag("v1"), None, "ref deleted")], ..outcome("api", OutcomeStatus::Changed) }
+    );
     assert_eq!(w.queued(), vec![]);
     assert_eq!(w.state("api").await, Some(vec![main_at(1, t0(), None)]));
 
     // A ref that comes back is new again, and builds.
-    w.refs.set(&ds_id("api"), vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(2))]);
+    w.refs.set(
+        &ds_id("api"),
+        vec![(RefKind::Branch, "refs/heads/main", &sha(1)), (RefKind::Tag, "refs/tags/v1", &sha(2))],
+    );
     let got = w.run("api").await;
     let r = request("api", tag("v1"), RefKind::Tag, 2, "deploy", t0());
     assert_eq!(got, Outcome { builds: vec![queued(&r, "m1")], ..outcome("api", OutcomeStatus::Changed) });
