@@ -14,5 +14,10 @@ if ! need git; then
   exit 2
 fi
 
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all --check
+else
+  echo "rustfmt is not installed (rustup component add rustfmt): skipping the format check" >&2
+fi
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace -- --color never
