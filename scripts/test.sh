@@ -19,5 +19,10 @@ if cargo fmt --version >/dev/null 2>&1; then
 else
   echo "rustfmt is not installed (rustup component add rustfmt): skipping the format check" >&2
 fi
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --locked --workspace --all-targets -- -D warnings
+else
+  echo "clippy is not installed (rustup component add clippy): skipping lints" >&2
+fi
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace -- --color never

@@ -47,6 +47,7 @@ fn json_summary_names_the_build() {
     let ds = &v["run"]["summary"]["datasources"][0];
     assert_eq!(ds["id"], "app");
     assert_eq!(ds["status"], "baseline");
+    assert_eq!(v["run"]["summary"]["totals"]["first_seen"], 1);
     assert_eq!(ds["builds"][0]["ref"], "refs/heads/main");
     assert_eq!(ds["builds"][0]["commit"], repo.head());
     assert_eq!(v["builds"][0]["outcome"], "dispatched");

@@ -47,7 +47,7 @@ pub fn run_summary(config: &Config, report: &RunReport) -> String {
     let source = summary.run.as_ref().map_or("manual", |r| r.source.as_str());
     let _ = writeln!(
         out,
-        "run {} ({source}): {} — {}, {} changed, {} queued, {} pending, {}",
+        "run {} ({source}): {} — {}, {}{} changed, {} queued, {} pending, {}",
         report.run_id,
         match summary.status {
             repowatch_core::steps::RunStatus::Ok => "ok",
@@ -55,6 +55,7 @@ pub fn run_summary(config: &Config, report: &RunReport) -> String {
             repowatch_core::steps::RunStatus::Failed => "FAILED",
         },
         plural(t.datasources, "datasource", "datasources"),
+        if t.first_seen > 0 { format!("{} seen for the first time, ", t.first_seen) } else { String::new() },
         t.changed,
         plural(t.builds_queued, "build", "builds"),
         t.pending,

@@ -69,6 +69,9 @@ pub struct RunFailure {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     pub datasources: usize,
+    /// Seen for the first time (their refs became the baseline).
+    #[serde(default)]
+    pub first_seen: usize,
     pub changed: usize,
     pub builds_queued: usize,
     pub pending: usize,
@@ -139,6 +142,7 @@ pub fn summarize(input: NotifyInput) -> RunSummary {
     let totals = Totals {
         datasources: datasources.len()
             + failures.iter().filter(|f| f.stage == "shard").map(|f| f.datasources.len()).sum::<usize>(),
+        first_seen: datasources.iter().filter(|o| o.status == OutcomeStatus::Baseline).count(),
         changed: datasources.iter().filter(|o| o.status == OutcomeStatus::Changed).count(),
         builds_queued: datasources.iter().map(|o| o.builds.len()).sum(),
         pending: datasources.iter().map(|o| o.pending.len()).sum(),

@@ -64,7 +64,7 @@ fn input(shards: Vec<ShardResult>) -> NotifyInput {
 }
 
 fn totals(datasources: usize, changed: usize, builds_queued: usize, pending: usize, errors: usize) -> Totals {
-    Totals { datasources, changed, builds_queued, pending, errors }
+    Totals { datasources, first_seen: 0, changed, builds_queued, pending, errors }
 }
 
 fn notifier(channels: &[&str]) -> RecordingNotifier {
