@@ -129,3 +129,32 @@ fn asl_run_executes_a_definition_offline() {
     assert!(err.contains("/States/A/Next"), "{err}");
     assert!(err.contains("/States/C"), "{err}");
 }
+
+#[test]
+fn run_for_an_undeclared_datasource_is_a_usage_error() {
+    let env = Env::new();
+    let repo = Repo::init(env.path().join("repo"));
+    env.write_config(&logging_config(&repo.path, &env.file("log"), ""));
+    let out = env.cli(&["run", "--datasource", "ap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: --datasource: repowatch.toml declares no datasource \"ap\"; declared: app"
+    );
+    env.ok(&["run", "--datasource", "app"]);
+}
+
+#[test]
+fn a_worker_stops_cleanly_on_sigterm() {
+    let env = Env::new();
+    let repo = Repo::init(env.path().join("repo"));
+    env.write_config(&logging_config(&repo.path, &env.file("log"), ""));
+    let mut child = env.command(&["worker", "--poll", "100ms"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("builds: 0 dispatched"));
+}

@@ -44,15 +44,44 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Ctrl-C or SIGTERM (systemd, docker stop): finish the build in hand, then stop.
 async fn shutdown_signal() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
+    tracing::info!("stopping: the build in hand finishes first");
 }
 
 async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
     let datasource = match args.datasource {
-        Some(id) => Some(DatasourceId::parse(id).map_err(|e| UsageError(format!("--datasource: {e}")))?),
+        Some(id) => {
+            let id = DatasourceId::parse(id).map_err(|e| UsageError(format!("--datasource: {e}")))?;
+            if !app.config.datasources.iter().any(|d| d.id == id) {
+                let known: Vec<&str> = app.config.datasources.iter().map(|d| d.id.as_str()).collect();
+                return Err(UsageError(format!(
+                    "--datasource: {} declares no datasource {:?}; declared: {}",
+                    app.config.path.display(),
+                    id.as_str(),
+                    known.join(", ")
+                ))
+                .into());
+            }
+            Some(id)
+        }
         None => None,
     };
     let request = RunRequest { source: DetectionSource::Manual, datasource };
