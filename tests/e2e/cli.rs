@@ -149,7 +149,7 @@ fn a_worker_stops_cleanly_on_sigterm() {
     let env = Env::new();
     let repo = Repo::init(env.path().join("repo"));
     env.write_config(&logging_config(&repo.path, &env.file("log"), ""));
-    let mut child = env.command(&["worker", "--poll", "100ms"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child = env.command(&["worker", "--poll", "100ms"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
