@@ -88,10 +88,7 @@ async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
     let started_at = SystemClock.now();
     let run_id = new_run_id(started_at)?;
     let report = app.engine.run(&request, run_id.clone()).await;
-    let status = match (&report.summary, report.execution.status) {
-        (Some(s), _) => serde_json::to_value(s.status)?.as_str().unwrap_or("failed").to_owned(),
-        (None, _) => "failed".to_owned(),
-    };
+    let status = report.summary.as_ref().map_or("failed", |s| s.status.as_str()).to_owned();
     let record = RunRecord {
         id: run_id.to_string(),
         started_at,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use repowatch_core::steps::{DispatchOutcome, DispatchResult, Outcome, OutcomeStatus};
+use repowatch_core::steps::{DispatchOutcome, DispatchResult, Outcome, OutcomeStatus, RunStatus};
 use repowatch_core::{BuildRecord, Location};
 use repowatch_local::engine::RunReport;
 use repowatch_local::worker::WorkReport;
@@ -45,15 +45,16 @@ pub fn run_summary(config: &Config, report: &RunReport) -> String {
     };
     let t = &summary.totals;
     let source = summary.run.as_ref().map_or("manual", |r| r.source.as_str());
+    // Anything but ok shouts, so it stands out in a cron mail.
+    let status = match summary.status {
+        RunStatus::Ok => "ok".to_owned(),
+        other => other.as_str().to_uppercase(),
+    };
     let _ = writeln!(
         out,
         "run {} ({source}): {} — {}, {}{} changed, {} queued, {} pending, {}",
         report.run_id,
-        match summary.status {
-            repowatch_core::steps::RunStatus::Ok => "ok",
-            repowatch_core::steps::RunStatus::Partial => "PARTIAL",
-            repowatch_core::steps::RunStatus::Failed => "FAILED",
-        },
+        status,
         plural(t.datasources, "datasource", "datasources"),
         if t.first_seen > 0 { format!("{} seen for the first time, ", t.first_seen) } else { String::new() },
         t.changed,
