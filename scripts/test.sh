@@ -14,6 +14,18 @@ if ! need git; then
   exit 2
 fi
 
+# asl-validator (npm) is the reference our definition validation is compared
+# with (tests/e2e/validator.rs); cached outside the checkout.
+if need npm; then
+  node_dir="$HOME/.cache/repowatch/node"
+  if [ ! -x "$node_dir/node_modules/.bin/asl-validator" ]; then
+    mkdir -p "$node_dir"
+    npm install --prefix "$node_dir" --no-audit --no-fund --silent asl-validator@3.16.0
+  fi
+else
+  echo "npm is missing: the asl-validator comparison will check our side only" >&2
+fi
+
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check
 else

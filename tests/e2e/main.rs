@@ -12,3 +12,4 @@ mod crash;
 mod events;
 mod invariants;
 mod pipeline;
+mod validator;
