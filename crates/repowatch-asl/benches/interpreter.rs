@@ -7,7 +7,9 @@
 #![allow(clippy::expect_used)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use repowatch_asl::{ExecutionOptions, ExecutionStatus, FakeClock, StateMachine, TaskContext, TaskFailure, TaskInvoker};
+use repowatch_asl::{
+    ExecutionOptions, ExecutionStatus, FakeClock, StateMachine, TaskContext, TaskFailure, TaskInvoker,
+};
 use serde_json::{Value, json};
 
 struct NoTasks;
