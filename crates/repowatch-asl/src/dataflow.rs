@@ -4,6 +4,7 @@
 //!
 //! States Language: Input and Output Processing.
 
+use crate::datapath::DataPath;
 use crate::error::{
     DATA_LIMIT_BYTES, STATES_DATA_LIMIT_EXCEEDED, STATES_PARAMETER_PATH_FAILURE, STATES_RESULT_PATH_MATCH_FAILURE,
     StatesError,
@@ -21,7 +22,7 @@ pub(crate) enum Template {
     Object(Vec<(String, Template)>),
     Array(Vec<Template>),
     /// A `.$` field whose value is a path.
-    Path(ReferencePath),
+    Path(DataPath),
     /// A `.$` field whose value is an intrinsic call.
     Intrinsic(String),
 }
@@ -45,7 +46,7 @@ impl Template {
                         if intrinsics::is_intrinsic(expr) {
                             fields.push((name.to_string(), Template::Intrinsic(expr.to_string())));
                         } else {
-                            match ReferencePath::parse(expr) {
+                            match DataPath::parse(expr) {
                                 Ok(path) => fields.push((name.to_string(), Template::Path(path))),
                                 Err(why) => problems.push((field_pointer, why)),
                             }
@@ -90,18 +91,15 @@ impl Template {
             Template::Array(items) => {
                 items.iter().map(|t| t.evaluate(input, context)).collect::<Result<Vec<_>, _>>().map(Value::Array)
             }
-            Template::Path(path) => {
-                let root = if path.is_context() { context.value() } else { input };
-                path.resolve(root).cloned().ok_or_else(|| {
-                    StatesError::new(
-                        STATES_PARAMETER_PATH_FAILURE,
-                        format!(
-                            "The JSONPath '{path}' could not be found in the {}",
-                            if path.is_context() { "context object" } else { "input" }
-                        ),
-                    )
-                })
-            }
+            Template::Path(path) => path.resolve(input, context).ok_or_else(|| {
+                StatesError::new(
+                    STATES_PARAMETER_PATH_FAILURE,
+                    format!(
+                        "The JSONPath '{path}' could not be found in the {}",
+                        if path.is_context() { "context object" } else { "input" }
+                    ),
+                )
+            }),
             Template::Intrinsic(expression) => intrinsics::evaluate(expression, input, context.value()),
         }
     }
@@ -116,6 +114,9 @@ pub(crate) struct ExecutionInfo {
     pub start_time: Timestamp,
     pub state_machine_id: String,
     pub state_machine_name: String,
+    /// EXPRESS executions have no `RedriveCount`.
+    pub express: bool,
+    pub role_arn: String,
 }
 
 /// The context object of one state (`$$`), built lazily on first use.
@@ -125,8 +126,12 @@ pub(crate) struct ContextObject<'a> {
     pub state_name: &'a str,
     pub entered_time: Timestamp,
     pub retry_count: u32,
+    /// `$$.State.RetryCount` is shown for states that can retry (Task, Map, Parallel).
+    pub retriable: bool,
     /// `$$.Map.Item.Index` and `$$.Map.Item.Value` while evaluating an ItemSelector.
     pub map_item: Option<(usize, &'a Value)>,
+    /// The variables in scope (`$name`).
+    pub variables: Option<&'a Map<String, Value>>,
     built: OnceLock<Value>,
 }
 
@@ -137,7 +142,34 @@ impl<'a> ContextObject<'a> {
         entered_time: Timestamp,
         retry_count: u32,
     ) -> Self {
-        ContextObject { execution, state_name, entered_time, retry_count, map_item: None, built: OnceLock::new() }
+        ContextObject {
+            execution,
+            state_name,
+            entered_time,
+            retry_count,
+            retriable: false,
+            map_item: None,
+            variables: None,
+            built: OnceLock::new(),
+        }
+    }
+
+    /// The variables the state can read.
+    pub(crate) fn with_variables(mut self, variables: &'a Map<String, Value>) -> Self {
+        self.variables = Some(variables);
+        self
+    }
+
+    /// The value of variable `name`, if it is set.
+    pub(crate) fn variable(&self, name: &str) -> Option<&'a Value> {
+        self.variables?.get(name)
+    }
+
+    /// The context of a state that can retry: `$$.State.RetryCount` is present.
+    pub(crate) fn retriable(mut self) -> Self {
+        self.retriable = true;
+        self.built = OnceLock::new();
+        self
     }
 
     pub(crate) fn with_map_item(mut self, index: usize, value: &'a Value) -> Self {
@@ -150,19 +182,26 @@ impl<'a> ContextObject<'a> {
     pub(crate) fn value(&self) -> &Value {
         self.built.get_or_init(|| {
             let e = self.execution;
+            let mut execution = json!({
+                "Id": e.id,
+                "Input": e.input,
+                "Name": e.name,
+                "RoleArn": e.role_arn,
+                "StartTime": e.start_time.to_string(),
+            });
+            if let (false, Value::Object(map)) = (e.express, &mut execution) {
+                map.insert("RedriveCount".to_string(), json!(0));
+            }
+            let mut state = json!({
+                "Name": self.state_name,
+                "EnteredTime": self.entered_time.to_string(),
+            });
+            if let (true, Value::Object(map)) = (self.retriable, &mut state) {
+                map.insert("RetryCount".to_string(), json!(self.retry_count));
+            }
             let mut ctx = json!({
-                "Execution": {
-                    "Id": e.id,
-                    "Input": e.input,
-                    "Name": e.name,
-                    "StartTime": e.start_time.to_string(),
-                    "RedriveCount": 0,
-                },
-                "State": {
-                    "Name": self.state_name,
-                    "EnteredTime": self.entered_time.to_string(),
-                    "RetryCount": self.retry_count,
-                },
+                "Execution": execution,
+                "State": state,
                 "StateMachine": {
                     "Id": e.state_machine_id,
                     "Name": e.state_machine_name,
@@ -176,10 +215,12 @@ impl<'a> ContextObject<'a> {
     }
 }
 
-/// Resolve a `Path` field (InputPath, OutputPath, ItemsPath, Variable…): `None` is `null`.
+/// Resolve a `Path` field (InputPath, OutputPath, ItemsPath…): `None` is `null`.
+/// A path that selects nothing is a `States.Runtime` error, worded as AWS words it
+/// (observed on AWS: "Invalid path '$.x' : No results for path: $['x']").
 pub(crate) fn select(
-    path: Option<&ReferencePath>,
-    field: &str,
+    path: Option<&DataPath>,
+    _field: &str,
     input: &Value,
     context: &ContextObject<'_>,
 ) -> Result<Value, StatesError> {
@@ -189,12 +230,8 @@ pub(crate) fn select(
     if path.is_root() {
         return Ok(input.clone());
     }
-    let root = if path.is_context() { context.value() } else { input };
-    path.resolve(root).cloned().ok_or_else(|| {
-        StatesError::runtime(format!(
-            "Invalid path '{path}' in {field}: no value at that path in the {}",
-            if path.is_context() { "context object" } else { "state's data" }
-        ))
+    path.resolve(input, context).ok_or_else(|| {
+        StatesError::runtime(format!("Invalid path '{path}' : No results for path: {}", path.normalized()))
     })
 }
 
@@ -237,9 +274,13 @@ pub(crate) fn check_size(value: &Value, what: &str, state: &str) -> Result<(), S
     // Writing into a counter cannot fail for a serde_json::Value.
     let _ = serde_json::to_writer(&mut counter, value);
     if counter.0 > DATA_LIMIT_BYTES {
+        // Observed on AWS (conformance corpus): the same wording for a state's input and output.
+        let _ = what;
         return Err(StatesError::new(
             STATES_DATA_LIMIT_EXCEEDED,
-            format!("The {what} of state '{state}' is {} bytes, over the limit of {DATA_LIMIT_BYTES} bytes", counter.0),
+            format!(
+                "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
+            ),
         ));
     }
     Ok(())
@@ -255,6 +296,8 @@ pub(crate) fn test_info() -> ExecutionInfo {
         start_time: Timestamp::UNIX_EPOCH,
         state_machine_id: "arn:sm".into(),
         state_machine_name: "sm".into(),
+        express: false,
+        role_arn: "arn:role".into(),
     }
 }
 
@@ -270,6 +313,8 @@ mod tests {
             start_time: Timestamp::UNIX_EPOCH,
             state_machine_id: "arn:sm".into(),
             state_machine_name: "sm".into(),
+            express: false,
+            role_arn: "arn:role".into(),
         }
     }
 
@@ -348,9 +393,11 @@ mod tests {
         let info = info();
         let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
         assert_eq!(select(None, "InputPath", &json!({"a": 1}), &ctx).unwrap(), json!({}));
-        let a = ReferencePath::parse("$.a").unwrap();
+        let a = DataPath::parse("$.a").unwrap();
         assert_eq!(select(Some(&a), "InputPath", &json!({"a": 1}), &ctx).unwrap(), json!(1));
         assert_eq!(select(Some(&a), "InputPath", &json!({}), &ctx).unwrap_err().error, "States.Runtime");
+        let err = select(Some(&a), "InputPath", &json!({}), &ctx).unwrap_err();
+        assert_eq!(err.cause, "Invalid path '$.a' : No results for path: $['a']");
     }
 
     // Limits: state input/output over 256 KiB.

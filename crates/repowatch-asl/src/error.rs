@@ -27,6 +27,8 @@ pub const STATES_RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailur
 pub const STATES_PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
 /// An intrinsic function failed.
 pub const STATES_INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+/// A distributed Map had more failed iterations than its tolerated failure count or percentage.
+pub const STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
 /// A state's input or output exceeded [`DATA_LIMIT_BYTES`].
 pub const STATES_DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
 /// A Task's heartbeat was not received in time (not produced by this interpreter yet).
@@ -44,21 +46,28 @@ pub(crate) struct StatesError {
     pub cause: String,
     /// Not catchable or retriable at all (the transition guard).
     pub fatal: bool,
+    /// Reported by a Task's resource (not raised by the interpreter itself).
+    pub from_task: bool,
 }
 
 impl StatesError {
     pub(crate) fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        StatesError { error: error.into(), cause: cause.into(), fatal: false }
+        StatesError { error: error.into(), cause: cause.into(), fatal: false, from_task: false }
+    }
+    /// An error a Task's resource reported. Observed on AWS (conformance corpus): a
+    /// `States.DataLimitExceeded` returned by a Lambda integration is caught by `States.ALL`.
+    pub(crate) fn from_task(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        StatesError { error: error.into(), cause: cause.into(), fatal: false, from_task: true }
     }
     pub(crate) fn runtime(cause: impl Into<String>) -> Self {
         Self::new(STATES_RUNTIME, cause)
     }
     pub(crate) fn fatal(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        StatesError { error: error.into(), cause: cause.into(), fatal: true }
+        StatesError { error: error.into(), cause: cause.into(), fatal: true, from_task: false }
     }
     /// Whether `States.ALL` (and `States.TaskFailed`) must not match this error.
     pub(crate) fn is_terminal(&self) -> bool {
-        self.error == STATES_RUNTIME || self.error == STATES_DATA_LIMIT_EXCEEDED
+        self.error == STATES_RUNTIME || (self.error == STATES_DATA_LIMIT_EXCEEDED && !self.from_task)
     }
     /// Whether one `ErrorEquals` list matches this error (States Language: Errors — Retrying after an error).
     pub(crate) fn matches(&self, error_equals: &[String]) -> bool {
@@ -167,6 +176,8 @@ mod tests {
         assert!(!StatesError::new(STATES_DATA_LIMIT_EXCEEDED, "x").matches(&all));
         assert!(StatesError::runtime("x").matches(&[STATES_RUNTIME.to_string()]));
         assert!(!StatesError::fatal(STATES_RUNTIME, "x").matches(&[STATES_RUNTIME.to_string()]));
+        // Observed on AWS: a Lambda integration's DataLimitExceeded is caught by States.ALL.
+        assert!(StatesError::from_task(STATES_DATA_LIMIT_EXCEEDED, "x").matches(&all));
     }
 
     // States Language: Errors — States.TaskFailed matches everything but States.Timeout.

@@ -4,11 +4,14 @@
 //! States Language: Transitions; Errors (Retry, Catch); Map State; Parallel State.
 
 use crate::clock::{Clock, Elapsed, with_timeout};
-use crate::dataflow::{ContextObject, ExecutionInfo, check_size, merge_result, select};
-use crate::error::{STATES_RUNTIME, STATES_TASK_FAILED, STATES_TIMEOUT, StatesError};
+use crate::dataflow::{ContextObject, ExecutionInfo, Template, check_size, merge_result, select};
+use crate::datapath::DataPath;
+use crate::error::{
+    STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD, STATES_RUNTIME, STATES_TASK_FAILED, STATES_TIMEOUT, StatesError,
+};
 use crate::machine::{Machine, StateMachine};
-use crate::path::{ReferencePath, kind_of};
-use crate::states::map::MapState;
+use crate::path::kind_of;
+use crate::states::map::{MapState, Tolerance};
 use crate::states::parallel::Parallel;
 use crate::states::retry::ErrorHandling;
 use crate::states::task::Task;
@@ -18,7 +21,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -67,6 +70,25 @@ pub struct ExecutionOptions {
     /// Guard against endless loops: more state transitions than this (all
     /// branches and iterations counted) fail the execution with `States.Runtime`.
     pub max_transitions: u64,
+    /// STANDARD or EXPRESS: shapes `$$.Execution.Id` and `$$.Execution.RedriveCount`.
+    pub execution_type: ExecutionType,
+    /// The region in ARNs (`$$.Execution.Id`, `$$.StateMachine.Id`).
+    pub region: String,
+    /// The account in ARNs.
+    pub account_id: String,
+    /// `$$.Execution.RoleArn`.
+    pub role_arn: String,
+}
+
+/// The workflow type of a state machine (AWS: STANDARD or EXPRESS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionType {
+    /// Standard workflow: `arn:…:execution:<machine>:<name>`, with `RedriveCount` in the context object.
+    #[default]
+    Standard,
+    /// Express workflow: `arn:…:express:<machine>:<name>:<id>`, no `RedriveCount`.
+    Express,
 }
 
 impl Default for ExecutionOptions {
@@ -75,6 +97,10 @@ impl Default for ExecutionOptions {
             name: "execution".to_string(),
             state_machine_name: "StateMachine".to_string(),
             max_transitions: 25_000,
+            execution_type: ExecutionType::Standard,
+            region: "local".to_string(),
+            account_id: "000000000000".to_string(),
+            role_arn: "arn:aws:iam::000000000000:role/StatesExecutionRole".to_string(),
         }
     }
 }
@@ -180,9 +206,21 @@ pub async fn execute(
     options: ExecutionOptions,
 ) -> Execution {
     let started_at = clock.now();
-    let machine_id = format!("arn:aws:states:local:000000000000:stateMachine:{}", options.state_machine_name);
+    let prefix = format!("arn:aws:states:{}:{}", options.region, options.account_id);
+    let machine_id = format!("{prefix}:stateMachine:{}", options.state_machine_name);
+    let id = match options.execution_type {
+        ExecutionType::Standard => format!("{prefix}:execution:{}:{}", options.state_machine_name, options.name),
+        ExecutionType::Express => format!(
+            "{prefix}:express:{}:{}:{}",
+            options.state_machine_name,
+            options.name,
+            express_id(&options.name, started_at)
+        ),
+    };
     let info = ExecutionInfo {
-        id: format!("arn:aws:states:local:000000000000:execution:{}:{}", options.state_machine_name, options.name),
+        id,
+        express: options.execution_type == ExecutionType::Express,
+        role_arn: options.role_arn,
         name: options.name,
         input: input.clone(),
         start_time: started_at,
@@ -205,7 +243,7 @@ pub async fn execute(
         json!({"input": input, "name": runner.info.name}),
     );
     tracing::debug!(execution = %runner.info.name, "execution started");
-    let run = runner.run_machine(&machine.root, input, Some(start));
+    let run = runner.run_machine(&machine.root, input, Some(start), Variables::new());
     let outcome = match machine.timeout_seconds {
         Some(limit) => match with_timeout(clock, Duration::from_secs(limit), run).await {
             Ok(result) => result.map_err(Some),
@@ -247,10 +285,113 @@ pub async fn execute(
     Execution { status, output, error, cause, history, started_at, stopped_at: clock.now() }
 }
 
+/// The last part of an EXPRESS execution ARN: a UUID-shaped id derived from the name and start.
+fn express_id(name: &str, start: Timestamp) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    start.as_nanosecond().hash(&mut hasher);
+    let a = hasher.finish();
+    a.hash(&mut hasher);
+    let b = hasher.finish();
+    let hex = format!("{a:016x}{b:016x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
 /// What a state hands to the machine loop.
 struct Step {
     output: Value,
     next: Option<String>,
+    /// Variables the state assigns (`Assign`), applied once it is done.
+    assign: Option<Variables>,
+}
+
+/// The variables of one scope (`$name`).
+type Variables = Map<String, Value>;
+
+/// The start of the cause AWS gives a `States.Runtime` error raised while running a state.
+const LOCATED_PREFIX: &str = "An error occurred while executing the state '";
+
+/// Prefix a state's own `States.Runtime` cause with where it happened, as AWS does
+/// (observed on AWS in the conformance corpus:
+/// "An error occurred while executing the state 'S' (entered at the event id #2). …").
+fn locate(mut err: StatesError, name: &str, entered_id: u64) -> StatesError {
+    if err.error == STATES_RUNTIME && !err.fatal && !err.cause.starts_with(LOCATED_PREFIX) {
+        err.cause = format!("{LOCATED_PREFIX}{name}' (entered at the event id #{entered_id}). {}", err.cause);
+    }
+    err
+}
+
+/// Longest delay a Wait state accepts (observed on AWS: 24,855 days pass, 24,856 fail; 2^31 s).
+const MAX_WAIT_SECONDS: i64 = 2_147_483_647;
+
+/// An ISO-8601 extended offset date-time, as AWS's Wait state requires
+/// (`2016-03-14T01:59:00Z`, `…T01:59:00.123+02:00`; no space, offset required).
+pub(crate) fn parse_wait_timestamp(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let shape = b.len() >= 17
+        && digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && matches!(b.get(10), Some(b'T' | b't'))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16);
+    if !shape {
+        return None;
+    }
+    let mut i = 16;
+    if b.get(i) == Some(&b':') {
+        if !digits(i + 1..i + 3) {
+            return None;
+        }
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+        }
+    }
+    let zone = text.get(i..)?.as_bytes();
+    let zone_ok = zone.eq_ignore_ascii_case(b"z")
+        || (zone.len() == 6
+            && matches!(zone.first(), Some(b'+' | b'-'))
+            && zone.get(1..3).is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+            && zone.get(3) == Some(&b':')
+            && zone.get(4..6).is_some_and(|d| d.iter().all(u8::is_ascii_digit)));
+    if !zone_ok {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A value as AWS quotes it in messages: strings as they are, anything else as JSON.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Evaluate an `Assign` block against `$` = `value`.
+fn assign(
+    template: Option<&Template>,
+    value: &Value,
+    ctx: &ContextObject<'_>,
+) -> Result<Option<Variables>, StatesError> {
+    let Some(template) = template else { return Ok(None) };
+    match template.evaluate(value, ctx)? {
+        Value::Object(map) => Ok(Some(map)),
+        _ => Ok(None),
+    }
 }
 
 struct Runner<'r> {
@@ -318,17 +459,25 @@ impl Runner<'_> {
         history.last().map(|e| e.id)
     }
 
-    /// Run a (top-level or nested) machine to its end.
+    fn context<'c>(&'c self, name: &'c str, entered: Timestamp, variables: &'c Variables) -> ContextObject<'c> {
+        ContextObject::new(&self.info, name, entered, 0).with_variables(variables)
+    }
+
+    /// Run a (top-level or nested) machine to its end. `variables` are the
+    /// variables visible at its start (a Map iteration or Parallel branch gets a
+    /// copy of the enclosing scope's).
     fn run_machine<'s>(
         &'s self,
         machine: &'s Machine,
         input: Value,
         previous: Option<u64>,
+        variables: Variables,
     ) -> BoxFuture<'s, Result<Value, StatesError>> {
         async move {
             let mut cursor = previous;
             let mut current = machine.start_at.clone();
             let mut input = input;
+            let mut variables = variables;
             loop {
                 let count = self.transitions.fetch_add(1, Ordering::Relaxed) + 1;
                 if count > self.max_transitions {
@@ -341,8 +490,11 @@ impl Runner<'_> {
                     .get(&current)
                     .ok_or_else(|| StatesError::runtime(format!("There is no state named '{current}'")))?;
                 check_size(&input, "input", name)?;
-                let step = self.run_state(name, state, input, &mut cursor).await?;
+                let step = self.run_state(name, state, input, &mut cursor, &variables).await?;
                 check_size(&step.output, "output", name)?;
+                if let Some(assigned) = step.assign {
+                    variables.extend(assigned);
+                }
                 match step.next {
                     Some(next) => {
                         current = next;
@@ -361,66 +513,99 @@ impl Runner<'_> {
         state: &State,
         input: Value,
         cursor: &mut Option<u64>,
+        variables: &Variables,
     ) -> Result<Step, StatesError> {
         let entered = self.clock.now();
         tracing::trace!(state = name, kind = state.type_name(), "state entered");
-        self.emit(cursor, entered_type(state), Some(name), json!({"name": name, "input": input}));
+        let entered_id = self.emit(cursor, entered_type(state), Some(name), json!({"name": name, "input": input}));
+        let step = self
+            .state_body(name, state, input, entered, cursor, variables)
+            .await
+            .map_err(|err| locate(err, name, entered_id))?;
+        if let Some(exited) = exited_type(state) {
+            self.emit(cursor, exited, Some(name), json!({"name": name, "output": step.output}));
+        }
+        Ok(step)
+    }
+
+    async fn state_body(
+        &self,
+        name: &str,
+        state: &State,
+        input: Value,
+        entered: Timestamp,
+        cursor: &mut Option<u64>,
+        variables: &Variables,
+    ) -> Result<Step, StatesError> {
         let step = match state {
             // The states with Retry/Catch share one path.
             State::Task(_) | State::Map(_) | State::Parallel(_) => {
                 let Some((errors, transition)) = state.resilience() else {
                     return Err(StatesError::runtime(format!("state {name:?} has no Retry/Catch handling")));
                 };
-                self.run_resilient(name, state, errors, transition, input, entered, cursor).await?
+                self.run_resilient(name, state, errors, transition, input, entered, cursor, variables).await?
             }
             State::Pass(pass) => {
-                let ctx = ContextObject::new(&self.info, name, entered, 0);
+                let ctx = self.context(name, entered, variables);
                 let effective = select(pass.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
                 let result = match (&pass.result, &pass.flow.parameters) {
                     (Some(result), _) => result.clone(),
                     (None, Some(parameters)) => parameters.evaluate(&effective, &ctx)?,
                     (None, None) => effective,
                 };
+                let assigned = assign(pass.flow.assign.as_ref(), &result, &ctx)?;
                 let merged = merge_result(pass.flow.result_path.as_ref(), input, result)?;
                 let output = select(pass.flow.output_path.as_ref(), "OutputPath", &merged, &ctx)?;
-                Step { output, next: pass.transition.next().map(str::to_string) }
+                Step { output, next: pass.transition.next().map(str::to_string), assign: assigned }
             }
             State::Wait(wait) => {
-                let ctx = ContextObject::new(&self.info, name, entered, 0);
+                let ctx = self.context(name, entered, variables);
                 let effective = select(wait.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
                 let duration = self.wait_duration(&wait.wait_for, &effective, &ctx)?;
                 if !duration.is_zero() {
                     self.clock.sleep(duration).await;
                 }
+                let assigned = assign(wait.flow.assign.as_ref(), &effective, &ctx)?;
                 let output = select(wait.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
-                Step { output, next: wait.transition.next().map(str::to_string) }
+                Step { output, next: wait.transition.next().map(str::to_string), assign: assigned }
             }
             State::Choice(choice) => {
-                let ctx = ContextObject::new(&self.info, name, entered, 0);
+                let ctx = self.context(name, entered, variables);
                 let effective = select(choice.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
-                let next = choice.decide(&effective, &ctx)?.to_string();
+                let (next, rule_assign) = choice.decide(&effective, &ctx)?;
+                // A matched rule's Assign; the state's own Assign goes with Default.
+                let template = if rule_assign.is_some() {
+                    rule_assign
+                } else if choice.default.as_deref() == Some(next)
+                    && !choice.choices.iter().any(|(_, n, a)| n == next && a.is_some())
+                {
+                    choice.flow.assign.as_ref()
+                } else {
+                    None
+                };
+                let assigned = assign(template, &effective, &ctx)?;
                 let output = select(choice.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
-                Step { output, next: Some(next) }
+                Step { output, next: Some(next.to_string()), assign: assigned }
             }
             State::Succeed(succeed) => {
-                let ctx = ContextObject::new(&self.info, name, entered, 0);
+                let ctx = self.context(name, entered, variables);
                 let effective = select(succeed.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
                 let output = select(succeed.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
-                Step { output, next: None }
+                Step { output, next: None, assign: None }
             }
             State::Fail(fail) => {
-                let ctx = ContextObject::new(&self.info, name, entered, 0);
+                let ctx = self.context(name, entered, variables);
                 let text = |literal: &Option<String>,
-                            path: &Option<ReferencePath>,
+                            path: &Option<DataPath>,
                             field: &str|
                  -> Result<String, StatesError> {
                     match (literal, path) {
                         (Some(text), _) => Ok(text.clone()),
-                        (None, Some(path)) => match select(Some(path), field, &input, &ctx)? {
-                            Value::String(s) => Ok(s),
-                            other => Err(StatesError::runtime(format!(
-                                "{field} '{path}' must select a string, not {}",
-                                kind_of(&other)
+                        (None, Some(path)) => match path.resolve(&input, &ctx) {
+                            Some(Value::String(s)) => Ok(s),
+                            Some(other) => Ok(other.to_string()),
+                            None => Err(StatesError::runtime(format!(
+                                "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{input}'"
                             ))),
                         },
                         (None, None) => Ok(String::new()),
@@ -431,40 +616,67 @@ impl Runner<'_> {
                 return Err(StatesError::new(error, cause));
             }
         };
-        if let Some(exited) = exited_type(state) {
-            self.emit(cursor, exited, Some(name), json!({"name": name, "output": step.output}));
-        }
         Ok(step)
     }
 
+    /// How long a Wait state waits (States Language: Wait State), with AWS's
+    /// checks and messages (observed on AWS in the conformance corpus).
     fn wait_duration(
         &self,
         wait_for: &WaitFor,
         effective: &Value,
         ctx: &ContextObject<'_>,
     ) -> Result<Duration, StatesError> {
-        let until = |ts: Timestamp| {
+        let seconds = |s: i64| -> Result<Duration, StatesError> {
+            if s > MAX_WAIT_SECONDS {
+                return Err(StatesError::runtime("Wait state delay is too long."));
+            }
+            Ok(Duration::from_secs(u64::try_from(s).unwrap_or(0)))
+        };
+        let until = |ts: Timestamp| -> Result<Duration, StatesError> {
             let left = ts.duration_since(self.clock.now());
-            Duration::try_from(left).unwrap_or(Duration::ZERO)
+            if left.as_secs() > MAX_WAIT_SECONDS {
+                return Err(StatesError::runtime("Wait state delay is too long."));
+            }
+            Ok(Duration::try_from(left).unwrap_or(Duration::ZERO))
         };
         match wait_for {
-            WaitFor::Seconds(s) => Ok(Duration::from_secs(*s)),
-            WaitFor::Timestamp(ts) => Ok(until(*ts)),
+            WaitFor::Seconds(s) => seconds(i64::try_from(*s).unwrap_or(i64::MAX)),
+            WaitFor::Timestamp(ts) => until(*ts),
             WaitFor::SecondsPath(path) => {
-                let value = select(Some(path), "SecondsPath", effective, ctx)?;
-                value.as_u64().map(Duration::from_secs).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "SecondsPath '{path}' must select a non-negative integer, found {value}"
-                    ))
-                })
+                let value = path.resolve(effective, ctx).ok_or_else(|| {
+                    StatesError::runtime(format!("The SecondsPath parameter does not reference an input value: {path}"))
+                })?;
+                let number = match &value {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse::<i64>().ok(),
+                    _ => None,
+                };
+                match number {
+                    Some(n) if n < 0 => Err(StatesError::runtime(format!(
+                        "The SecondsPath parameter references a negative value: {path} == {}",
+                        plain(&value)
+                    ))),
+                    Some(n) => seconds(n),
+                    None => Err(StatesError::runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {path} == {}",
+                        plain(&value)
+                    ))),
+                }
             }
             WaitFor::TimestampPath(path) => {
-                let value = select(Some(path), "TimestampPath", effective, ctx)?;
-                value.as_str().and_then(|s| s.parse::<Timestamp>().ok()).map(until).ok_or_else(|| {
+                let value = path.resolve(effective, ctx).ok_or_else(|| {
                     StatesError::runtime(format!(
-                        "TimestampPath '{path}' must select an RFC 3339 timestamp, found {value}"
+                        "The TimestampPath parameter does not reference an input value: {path}"
                     ))
-                })
+                })?;
+                match value.as_str().and_then(parse_wait_timestamp) {
+                    Some(ts) => until(ts),
+                    None => Err(StatesError::runtime(format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {path} == {}",
+                        plain(&value)
+                    ))),
+                }
             }
         }
     }
@@ -481,20 +693,21 @@ impl Runner<'_> {
         input: Value,
         entered: Timestamp,
         cursor: &mut Option<u64>,
+        variables: &Variables,
     ) -> Result<Step, StatesError> {
         let mut retries_per_retrier = vec![0u32; errors.retry.len()];
         let mut attempt = 0u32;
         loop {
-            let ctx = ContextObject::new(&self.info, name, entered, attempt);
+            let ctx = ContextObject::new(&self.info, name, entered, attempt).retriable().with_variables(variables);
             let outcome = match state {
                 State::Task(task) => self.task_body(name, task, &input, &ctx, cursor).await,
-                State::Map(map) => self.map_body(name, map, &input, &ctx, cursor).await,
-                State::Parallel(par) => self.parallel_body(name, par, &input, &ctx, cursor).await,
+                State::Map(map) => self.map_body(name, map, &input, &ctx, cursor, variables).await,
+                State::Parallel(par) => self.parallel_body(name, par, &input, &ctx, cursor, variables).await,
                 _ => Err(StatesError::runtime(format!("state '{name}' cannot have Retry or Catch"))),
             };
             let err = match outcome {
-                Ok(output) => {
-                    return Ok(Step { output, next: transition.next().map(str::to_string) });
+                Ok((output, assigned)) => {
+                    return Ok(Step { output, next: transition.next().map(str::to_string), assign: assigned });
                 }
                 Err(err) => err,
             };
@@ -512,27 +725,30 @@ impl Runner<'_> {
             if let Some(catcher) = errors.catch.iter().find(|c| err.matches(&c.error_equals)) {
                 tracing::debug!(state = name, error = %err.error, next = %catcher.next, "caught");
                 let error_output = json!({"Error": err.error, "Cause": err.cause});
+                let ctx = ContextObject::new(&self.info, name, entered, attempt).retriable().with_variables(variables);
+                let assigned = assign(catcher.assign.as_ref(), &error_output, &ctx)?;
                 let output = merge_result(catcher.result_path.as_ref(), input, error_output)?;
-                return Ok(Step { output, next: Some(catcher.next.clone()) });
+                return Ok(Step { output, next: Some(catcher.next.clone()), assign: assigned });
             }
             return Err(err);
         }
     }
 
-    /// ResultSelector → ResultPath → OutputPath on a state's raw result.
+    /// ResultSelector → Assign → ResultPath → OutputPath on a state's raw result.
     fn finish(
         &self,
         flow: &DataFlow,
         input: &Value,
         result: Value,
         ctx: &ContextObject<'_>,
-    ) -> Result<Value, StatesError> {
+    ) -> Result<(Value, Option<Variables>), StatesError> {
         let selected = match &flow.result_selector {
             Some(selector) => selector.evaluate(&result, ctx)?,
             None => result,
         };
+        let assigned = assign(flow.assign.as_ref(), &selected, ctx)?;
         let merged = merge_result(flow.result_path.as_ref(), input.clone(), selected)?;
-        select(flow.output_path.as_ref(), "OutputPath", &merged, ctx)
+        Ok((select(flow.output_path.as_ref(), "OutputPath", &merged, ctx)?, assigned))
     }
 
     /// InputPath → Parameters.
@@ -551,7 +767,7 @@ impl Runner<'_> {
         input: &Value,
         ctx: &ContextObject<'_>,
         cursor: &mut Option<u64>,
-    ) -> Result<Value, StatesError> {
+    ) -> Result<(Value, Option<Variables>), StatesError> {
         let parameters = self.effective_input(&task.flow, input, ctx)?;
         let timeout = match (&task.timeout_seconds, &task.timeout_seconds_path) {
             (Some(seconds), _) => Some(*seconds),
@@ -559,7 +775,8 @@ impl Runner<'_> {
                 let value = select(Some(path), "TimeoutSecondsPath", input, ctx)?;
                 Some(value.as_u64().filter(|s| *s > 0).ok_or_else(|| {
                     StatesError::runtime(format!(
-                        "TimeoutSecondsPath '{path}' must select a positive integer, found {value}"
+                        "The TimeoutSecondsPath field refers to value \"{}\" which is not a valid positive integer: {path}",
+                        plain(&value)
                     ))
                 })?)
             }
@@ -578,14 +795,14 @@ impl Runner<'_> {
             Some(seconds) => match with_timeout(self.clock, Duration::from_secs(seconds), call).await {
                 Ok(outcome) => outcome,
                 Err(Elapsed) => {
-                    let cause = format!("Task '{name}' did not finish within its TimeoutSeconds of {seconds}");
+                    // AWS gives a task timeout no cause (observed on AWS: a caught one has "Cause": "").
                     self.emit(
                         cursor,
                         HistoryEventType::TaskTimedOut,
                         Some(name),
-                        json!({"resource": task.resource, "error": STATES_TIMEOUT, "cause": cause}),
+                        json!({"resource": task.resource, "error": STATES_TIMEOUT}),
                     );
-                    return Err(StatesError::new(STATES_TIMEOUT, cause));
+                    return Err(StatesError::new(STATES_TIMEOUT, ""));
                 }
             },
             None => call.await,
@@ -609,9 +826,48 @@ impl Runner<'_> {
                     Some(name),
                     json!({"resource": task.resource, "error": error, "cause": cause}),
                 );
-                Err(StatesError::new(error, cause))
+                Err(StatesError::from_task(error, cause))
             }
         }
+    }
+
+    /// A Map's `ToleratedFailureCount`/`…Percentage`, literal or from a path (AWS's checks and messages).
+    fn tolerance(
+        &self,
+        tolerance: Option<&Tolerance>,
+        field: &str,
+        effective: &Value,
+        ctx: &ContextObject<'_>,
+        integer: bool,
+    ) -> Result<Option<f64>, StatesError> {
+        let value = match tolerance {
+            None => return Ok(None),
+            Some(Tolerance::Literal(v)) => *v,
+            Some(Tolerance::Path(path)) => {
+                let value = select(Some(path), field, effective, ctx)?;
+                let number = match &value {
+                    Value::Number(n) if integer => n.as_i64().map(|n| n as f64),
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) if integer => s.trim().parse::<i64>().ok().map(|n| n as f64),
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                };
+                number.ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The {field}Path field refers to value \"{}\" which is not a valid {}: {path}",
+                        plain(&value),
+                        if integer { "integer" } else { "float" }
+                    ))
+                })?
+            }
+        };
+        if !integer && !(0.0..=100.0).contains(&value) {
+            return Err(StatesError::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+        }
+        if integer && value < 0.0 {
+            return Err(StatesError::runtime("ToleratedFailureCount must be a non-negative integer."));
+        }
+        Ok(Some(value))
     }
 
     async fn map_body(
@@ -621,39 +877,78 @@ impl Runner<'_> {
         input: &Value,
         ctx: &ContextObject<'_>,
         cursor: &mut Option<u64>,
-    ) -> Result<Value, StatesError> {
+        variables: &Variables,
+    ) -> Result<(Value, Option<Variables>), StatesError> {
         let effective = select(map.flow.input_path.as_ref(), "InputPath", input, ctx)?;
         let items = match select(Some(&map.items_path), "ItemsPath", &effective, ctx)? {
             Value::Array(items) => items,
             other => {
                 return Err(StatesError::runtime(format!(
-                    "ItemsPath '{}' of Map state '{name}' must select an array, not {}",
+                    "Invalid path '{}' : The value at that path is {}, not an array: {}",
                     map.items_path,
-                    kind_of(&other)
+                    kind_of(&other),
+                    plain(&other)
                 )));
             }
         };
         let max_concurrency = match &map.max_concurrency_path {
             Some(path) => {
                 let value = select(Some(path), "MaxConcurrencyPath", &effective, ctx)?;
-                value.as_u64().ok_or_else(|| {
+                let number = match &value {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => s.trim().parse::<u64>().ok(),
+                    _ => None,
+                };
+                number.ok_or_else(|| {
                     StatesError::runtime(format!(
-                        "MaxConcurrencyPath '{path}' must select a non-negative integer, found {value}"
+                        "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {path}",
+                        plain(&value)
                     ))
                 })?
             }
             None => map.max_concurrency,
         };
+        let tolerated_count =
+            self.tolerance(map.tolerated_count.as_ref(), "ToleratedFailureCount", &effective, ctx, true)?;
+        let tolerated_percentage =
+            self.tolerance(map.tolerated_percentage.as_ref(), "ToleratedFailurePercentage", &effective, ctx, false)?;
+        let items = match &map.item_batcher {
+            Some(batcher) => self.batch(batcher, items, &effective, ctx)?,
+            None => items,
+        };
         let all = items.len().max(1);
         let limit =
             if max_concurrency == 0 { all } else { usize::try_from(max_concurrency).unwrap_or(all).clamp(1, all) };
-        let started = self.emit(cursor, HistoryEventType::MapStateStarted, Some(name), json!({"length": items.len()}));
+        let count = items.len();
+        let started = self.emit(cursor, HistoryEventType::MapStateStarted, Some(name), json!({"length": count}));
         let effective = &effective;
-        let results: Result<Vec<Value>, StatesError> = futures::stream::iter(items.into_iter().enumerate())
-            .map(|(index, item)| self.map_iteration(name, map, index, item, effective, ctx, started))
-            .buffered(limit)
-            .try_collect()
-            .await;
+        let iterations = futures::stream::iter(items.into_iter().enumerate())
+            .map(|(index, item)| self.map_iteration(name, map, index, item, effective, ctx, started, variables))
+            .buffered(limit);
+        let results: Result<Vec<Value>, StatesError> = if tolerated_count.is_none() && tolerated_percentage.is_none() {
+            iterations.try_collect().await
+        } else {
+            // Distributed Map with tolerated failures: run every item, then judge.
+            let outcomes: Vec<Result<Value, StatesError>> = iterations.collect().await;
+            let failed = outcomes.iter().filter(|o| o.is_err()).count();
+            let over_count = tolerated_count.is_some_and(|c| failed as f64 > c);
+            let over_percentage =
+                tolerated_percentage.is_some_and(|p| count > 0 && failed as f64 * 100.0 / count as f64 > p);
+            let fatal = outcomes.iter().find_map(|o| o.as_ref().err().filter(|e| e.fatal).cloned());
+            if let Some(fatal) = fatal {
+                Err(fatal)
+            } else if failed > 0 && (over_count || over_percentage) {
+                Err(StatesError::new(
+                    STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                    "The specified tolerated failure threshold was exceeded",
+                ))
+            } else {
+                Ok(outcomes
+                    .into_iter()
+                    .map(|o| o.unwrap_or_else(|e| json!({"Error": e.error, "Cause": e.cause})))
+                    .collect())
+            }
+        };
         match results {
             Ok(results) => {
                 self.emit(cursor, HistoryEventType::MapStateSucceeded, Some(name), json!({}));
@@ -671,6 +966,65 @@ impl Runner<'_> {
         }
     }
 
+    /// Group items into `{"Items": […], …BatchInput}` batches (AWS: ItemBatcher).
+    fn batch(
+        &self,
+        batcher: &crate::states::map::ItemBatcher,
+        items: Vec<Value>,
+        effective: &Value,
+        ctx: &ContextObject<'_>,
+    ) -> Result<Vec<Value>, StatesError> {
+        let number = |literal: Option<u64>, path: Option<&DataPath>, field: &str| -> Result<Option<u64>, StatesError> {
+            match (literal, path) {
+                (Some(n), _) => Ok(Some(n)),
+                (None, Some(path)) => {
+                    let value = select(Some(path), field, effective, ctx)?;
+                    value.as_u64().filter(|n| *n > 0).map(Some).ok_or_else(|| {
+                        StatesError::runtime(format!(
+                            "The {field} field refers to value \"{}\" which is not a valid integer: {path}",
+                            plain(&value)
+                        ))
+                    })
+                }
+                (None, None) => Ok(None),
+            }
+        };
+        let max_items = number(batcher.max_items, batcher.max_items_path.as_ref(), "MaxItemsPerBatchPath")?;
+        let max_bytes = number(batcher.max_bytes, batcher.max_bytes_path.as_ref(), "MaxInputBytesPerBatchPath")?;
+        let batch_input = match &batcher.batch_input {
+            Some(t) => t.evaluate(effective, ctx)?,
+            None => Value::Object(Map::new()),
+        };
+        let wrap = |chunk: Vec<Value>| {
+            let mut object = Map::new();
+            if let Value::Object(extra) = &batch_input
+                && !extra.is_empty()
+            {
+                object.insert("BatchInput".to_string(), batch_input.clone());
+            }
+            object.insert("Items".to_string(), Value::Array(chunk));
+            Value::Object(object)
+        };
+        let mut batches = Vec::new();
+        let mut chunk: Vec<Value> = Vec::new();
+        let mut bytes = 0usize;
+        for item in items {
+            let size = item.to_string().len();
+            let full_items = max_items.is_some_and(|m| chunk.len() as u64 >= m);
+            let full_bytes = max_bytes.is_some_and(|m| !chunk.is_empty() && (bytes + size) as u64 > m);
+            if full_items || full_bytes {
+                batches.push(wrap(std::mem::take(&mut chunk)));
+                bytes = 0;
+            }
+            bytes += size;
+            chunk.push(item);
+        }
+        if !chunk.is_empty() {
+            batches.push(wrap(chunk));
+        }
+        Ok(batches)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn map_iteration(
         &self,
@@ -681,6 +1035,7 @@ impl Runner<'_> {
         effective: &Value,
         ctx: &ContextObject<'_>,
         started: u64,
+        variables: &Variables,
     ) -> Result<Value, StatesError> {
         let mut cursor = Some(started);
         let iteration = self.emit(
@@ -691,14 +1046,15 @@ impl Runner<'_> {
         );
         let item_input = match &map.item_selector {
             Some(selector) => {
-                let item_ctx =
-                    ContextObject::new(&self.info, name, ctx.entered_time, ctx.retry_count).with_map_item(index, &item);
+                let item_ctx = ContextObject::new(&self.info, name, ctx.entered_time, ctx.retry_count)
+                    .with_variables(variables)
+                    .with_map_item(index, &item);
                 selector.evaluate(effective, &item_ctx)
             }
             None => Ok(item.clone()),
         };
         let outcome = match item_input {
-            Ok(item_input) => self.run_machine(&map.processor, item_input, Some(iteration)).await,
+            Ok(item_input) => self.run_machine(&map.processor, item_input, Some(iteration), variables.clone()).await,
             Err(err) => Err(err),
         };
         let mut cursor = self.last_event_id();
@@ -731,10 +1087,14 @@ impl Runner<'_> {
         input: &Value,
         ctx: &ContextObject<'_>,
         cursor: &mut Option<u64>,
-    ) -> Result<Value, StatesError> {
+        variables: &Variables,
+    ) -> Result<(Value, Option<Variables>), StatesError> {
         let branch_input = self.effective_input(&par.flow, input, ctx)?;
         let started = self.emit(cursor, HistoryEventType::ParallelStateStarted, Some(name), json!({}));
-        let branches = par.branches.iter().map(|branch| self.run_machine(branch, branch_input.clone(), Some(started)));
+        let branches = par
+            .branches
+            .iter()
+            .map(|branch| self.run_machine(branch, branch_input.clone(), Some(started), variables.clone()));
         match futures::future::try_join_all(branches).await {
             Ok(results) => {
                 self.emit(cursor, HistoryEventType::ParallelStateSucceeded, Some(name), json!({}));

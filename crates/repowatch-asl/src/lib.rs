@@ -9,9 +9,10 @@
 //! and the AWS error names (`States.Timeout`, `States.Runtime`, …). Executions
 //! record a history shaped like `GetExecutionHistory`. With [`FakeClock`],
 //! waits, back-off and timeouts run in virtual time, so tests are instant and
-//! deterministic. Not implemented yet: intrinsic functions (they fail with
-//! `States.Runtime`), JSONata, variables (`Assign`), distributed Map, and
-//! JSONPath wildcards and filters.
+//! deterministic. Variables (`Assign`, `$name`) and the Distributed Map without
+//! `ItemReader` (run as plain iteration) are supported. Not implemented yet:
+//! intrinsic functions (they fail with `States.Runtime`), JSONata, `ItemReader`
+//! / `ResultWriter`, and JSONPath wildcards and filters.
 //!
 //! ```
 //! use repowatch_asl::{execute, ExecutionOptions, ExecutionStatus, FakeClock, StateMachine, TaskContext, TaskFailure, TaskInvoker};
@@ -41,6 +42,7 @@
 
 mod clock;
 mod dataflow;
+mod datapath;
 pub mod error;
 mod exec;
 mod intrinsics;
@@ -53,8 +55,8 @@ mod validate;
 pub use clock::{Clock, Elapsed, FakeClock, SystemClock, with_timeout};
 pub use error::{DefinitionError, JsonSyntaxError, ValidationProblem};
 pub use exec::{
-    Execution, ExecutionOptions, ExecutionStatus, HistoryEvent, HistoryEventType, TaskContext, TaskFailure,
-    TaskInvoker, execute,
+    Execution, ExecutionOptions, ExecutionStatus, ExecutionType, HistoryEvent, HistoryEventType, TaskContext,
+    TaskFailure, TaskInvoker, execute,
 };
 pub use machine::StateMachine;
 pub use substitute::substitute;

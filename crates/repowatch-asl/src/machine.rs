@@ -92,10 +92,16 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
             Value::Object(cfg) => {
                 let c = Obj { map: cfg, ptr: &config_ptr };
                 c.allow(p, &["Mode", "ExecutionType"], "`ProcessorConfig`");
+                // A DISTRIBUTED Map without ItemReader runs its items like an inline one.
                 match c.opt_str(p, "Mode") {
-                    None | Some("INLINE") => {}
-                    Some("DISTRIBUTED") => p.add(c.at("Mode"), "the DISTRIBUTED Map mode is not supported; use INLINE"),
+                    None | Some("INLINE") | Some("DISTRIBUTED") => {}
                     Some(other) => p.add(c.at("Mode"), format!("must be `INLINE` or `DISTRIBUTED`, not `{other}`")),
+                }
+                match c.opt_str(p, "ExecutionType") {
+                    None | Some("STANDARD") | Some("EXPRESS") => {}
+                    Some(other) => {
+                        p.add(c.at("ExecutionType"), format!("must be `STANDARD` or `EXPRESS`, not `{other}`"))
+                    }
                 }
             }
             _ => p.add(config_ptr, "must be a JSON object"),
@@ -170,7 +176,7 @@ pub(crate) fn parse_root(value: &Value, p: &mut Problems) -> Option<(Machine, Op
     if let Some(lang) = obj.get("QueryLanguage")
         && lang != "JSONPath"
     {
-        p.add(obj.at("QueryLanguage"), "only the JSONPath query language is supported");
+        p.add(obj.at("QueryLanguage"), "the JSONata query language is not supported yet (only JSONPath is)");
     }
     let _ = obj.opt_str(p, "Comment");
     let _ = obj.opt_str(p, "Version");
@@ -252,17 +258,19 @@ mod tests {
         assert_eq!(m.task_resources(), ["r"]);
     }
 
+    // AWS Step Functions: a DISTRIBUTED Map without ItemReader is accepted (run as plain iteration);
+    // ItemReader/ResultWriter and JSONata are reported as not supported.
     #[test]
     fn distributed_map_and_jsonata_are_reported() {
         let def = json!({"StartAt": "M", "QueryLanguage": "JSONata", "States": {"M": {"Type": "Map", "End": true, "Assign": {},
+            "ResultWriter": {},
             "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
         let got: Vec<String> = crate::validate(&def).iter().map(ToString::to_string).collect();
         assert_eq!(
             got,
             [
-                "/QueryLanguage: only the JSONPath query language is supported",
-                "/States/M/Assign: `Assign` (variables) is not supported yet",
-                "/States/M/ItemProcessor/ProcessorConfig/Mode: the DISTRIBUTED Map mode is not supported; use INLINE",
+                "/QueryLanguage: the JSONata query language is not supported yet (only JSONPath is)",
+                "/States/M/ResultWriter: `ResultWriter` of the distributed Map (reading or writing S3) is not supported yet",
             ]
         );
     }

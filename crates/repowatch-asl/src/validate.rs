@@ -6,6 +6,7 @@
 //! machine; a definition is accepted only if no problem was recorded.
 
 use crate::dataflow::Template;
+use crate::datapath::DataPath;
 use crate::error::ValidationProblem;
 use crate::path::ReferencePath;
 use serde_json::{Map, Value};
@@ -78,20 +79,12 @@ impl<'v> Obj<'v, '_> {
                 continue;
             }
             let message = match key.as_str() {
-                "Assign" => "`Assign` (variables) is not supported yet".to_string(),
                 "Arguments" | "Output" => {
                     format!("`{key}` belongs to the JSONata query language, which is not supported yet")
                 }
                 "QueryLanguage" => "`QueryLanguage` is only allowed at the top level".to_string(),
-                "ItemReader"
-                | "ItemBatcher"
-                | "ResultWriter"
-                | "ToleratedFailurePercentage"
-                | "ToleratedFailurePercentagePath"
-                | "ToleratedFailureCount"
-                | "ToleratedFailureCountPath"
-                | "Label" => {
-                    format!("`{key}` belongs to the distributed Map, which is not supported yet")
+                "ItemReader" | "ResultWriter" => {
+                    format!("`{key}` of the distributed Map (reading or writing S3) is not supported yet")
                 }
                 _ => format!("unknown field for {what}"),
             };
@@ -155,24 +148,40 @@ impl<'v> Obj<'v, '_> {
         }
     }
 
-    /// A Path field defaulting to `$`; `null` gives `None`.
-    /// `allow_context` permits `$$…` (not allowed in ResultPath).
-    pub(crate) fn io_path(&self, p: &mut Problems, key: &str, allow_context: bool) -> Option<ReferencePath> {
+    /// A Path field defaulting to `$`; `null` gives `None` (InputPath, OutputPath).
+    pub(crate) fn io_path(&self, p: &mut Problems, key: &str) -> Option<DataPath> {
         match self.get(key) {
-            None => Some(ReferencePath::root()),
+            None => Some(DataPath::root()),
             Some(Value::Null) => None,
-            Some(_) => Some(self.req_path(p, key, allow_context).unwrap_or_else(ReferencePath::root)),
+            Some(_) => Some(self.req_path(p, key).unwrap_or_else(DataPath::root)),
+        }
+    }
+
+    /// `ResultPath`: defaults to `$`, `null` gives `None`; a reference path into the
+    /// state's data (no `$$`, no variables).
+    pub(crate) fn result_path(&self, p: &mut Problems, key: &str) -> Option<ReferencePath> {
+        let text = match self.get(key) {
+            None => return Some(ReferencePath::root()),
+            Some(Value::Null) => return None,
+            Some(_) => self.req_str(p, key)?,
+        };
+        if text.starts_with("$$") {
+            p.add(self.at(key), format!("invalid path `{text}`: the context object `$$` cannot be used here"));
+            return Some(ReferencePath::root());
+        }
+        match ReferencePath::parse(text) {
+            Ok(path) => Some(path),
+            Err(why) => {
+                p.add(self.at(key), why);
+                Some(ReferencePath::root())
+            }
         }
     }
 
     /// A path field that must be a string path when present.
-    pub(crate) fn req_path(&self, p: &mut Problems, key: &str, allow_context: bool) -> Option<ReferencePath> {
+    pub(crate) fn req_path(&self, p: &mut Problems, key: &str) -> Option<DataPath> {
         let text = self.req_str(p, key)?;
-        match ReferencePath::parse(text) {
-            Ok(path) if path.is_context() && !allow_context => {
-                p.add(self.at(key), format!("invalid path `{text}`: the context object `$$` cannot be used here"));
-                None
-            }
+        match DataPath::parse(text) {
             Ok(path) => Some(path),
             Err(why) => {
                 p.add(self.at(key), why);
@@ -181,8 +190,8 @@ impl<'v> Obj<'v, '_> {
         }
     }
 
-    pub(crate) fn opt_path(&self, p: &mut Problems, key: &str, allow_context: bool) -> Option<ReferencePath> {
-        if self.has(key) { self.req_path(p, key, allow_context) } else { None }
+    pub(crate) fn opt_path(&self, p: &mut Problems, key: &str) -> Option<DataPath> {
+        if self.has(key) { self.req_path(p, key) } else { None }
     }
 
     /// A payload template field (`Parameters`, `ItemSelector`, `ResultSelector`).

@@ -1,9 +1,9 @@
 //! Choice state and choice rules (States Language: Choice State — Choice Rules).
 
 use super::{DataFlow, allowed};
-use crate::dataflow::ContextObject;
+use crate::dataflow::{ContextObject, Template};
+use crate::datapath::DataPath;
 use crate::error::StatesError;
-use crate::path::ReferencePath;
 use crate::validate::{MISSING, Obj, Problems, pointer_join};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -51,7 +51,7 @@ pub(crate) enum Test {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
     Literal(Value),
-    Path(ReferencePath),
+    Path(DataPath),
 }
 
 /// A choice rule (top-level ones carry `Next`).
@@ -60,20 +60,21 @@ pub(crate) enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Compare { variable: ReferencePath, test: Test },
+    Compare { variable: DataPath, test: Test },
 }
 
 /// Picks the first rule that matches and goes to its `Next` (or `Default`).
 #[derive(Debug, Clone)]
 pub(crate) struct Choice {
-    pub choices: Vec<(Rule, String)>,
+    /// Each top-level rule with its `Next` and its `Assign`.
+    pub choices: Vec<(Rule, String, Option<Template>)>,
     pub default: Option<String>,
     pub flow: DataFlow,
 }
 
 impl Choice {
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> Choice {
-        obj.allow(p, &allowed(&["Choices", "Default", "InputPath", "OutputPath"]), "a Choice state");
+        obj.allow(p, &allowed(&["Choices", "Default", "InputPath", "OutputPath", "Assign"]), "a Choice state");
         let ptr = obj.at("Choices");
         let mut choices = Vec::new();
         match obj.get("Choices") {
@@ -82,8 +83,12 @@ impl Choice {
                 for (i, item) in items.iter().enumerate() {
                     let rule_ptr = pointer_join(&ptr, &i.to_string());
                     let (rule, next) = parse_rule(item, &rule_ptr, p, true);
+                    let assign = match item {
+                        Value::Object(map) => Obj { map, ptr: &rule_ptr }.template(p, "Assign", true),
+                        _ => None,
+                    };
                     if let (Some(rule), Some(next)) = (rule, next) {
-                        choices.push((rule, next));
+                        choices.push((rule, next, assign));
                     }
                 }
             }
@@ -92,14 +97,18 @@ impl Choice {
         Choice { choices, default: obj.opt_str(p, "Default").map(str::to_string), flow: DataFlow::parse_io(obj, p) }
     }
 
-    /// The `Next` of the first matching rule, `Default`, or `States.NoChoiceMatched`.
-    pub(crate) fn decide(&self, input: &Value, context: &ContextObject<'_>) -> Result<&str, StatesError> {
-        for (rule, next) in &self.choices {
+    /// The `Next` (and `Assign`) of the first matching rule, `Default`, or `States.NoChoiceMatched`.
+    pub(crate) fn decide(
+        &self,
+        input: &Value,
+        context: &ContextObject<'_>,
+    ) -> Result<(&str, Option<&Template>), StatesError> {
+        for (rule, next, assign) in &self.choices {
             if rule.eval(input, context)? {
-                return Ok(next);
+                return Ok((next, assign.as_ref()));
             }
         }
-        self.default.as_deref().ok_or_else(|| {
+        self.default.as_deref().map(|d| (d, None)).ok_or_else(|| {
             StatesError::new(
                 crate::error::STATES_NO_CHOICE_MATCHED,
                 "No choice rule matched the input and the Choice state has no Default",
@@ -171,7 +180,9 @@ fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<
     let combinators: Vec<&str> = ["And", "Or", "Not"].into_iter().filter(|k| obj.has(k)).collect();
     let operators: Vec<&String> = map.keys().filter(|k| is_operator(k)).collect();
     for key in map.keys() {
-        let known = is_operator(key) || matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment" | "Next");
+        let known = is_operator(key)
+            || matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment" | "Next")
+            || (top && key == "Assign");
         if !known {
             p.add(obj.at(key), "unknown field in a choice rule");
         }
@@ -203,7 +214,7 @@ fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<
         };
         return (rule, next);
     }
-    let variable = obj.req_path(p, "Variable", true);
+    let variable = obj.req_path(p, "Variable");
     let Some(op) = operators.first().map(|s| s.as_str()) else {
         return (None, next);
     };
@@ -216,7 +227,7 @@ fn parse_test(obj: Obj<'_, '_>, op: &str, p: &mut Problems) -> Option<Test> {
     let at = obj.at(op);
     let is_path = op.ends_with("Path") && op != "StringMatches";
     let operand = if is_path {
-        match value.as_str().map(ReferencePath::parse) {
+        match value.as_str().map(DataPath::parse) {
             Some(Ok(path)) => Operand::Path(path),
             Some(Err(why)) => {
                 p.add(at, why);
@@ -287,11 +298,11 @@ fn parse_test(obj: Obj<'_, '_>, op: &str, p: &mut Problems) -> Option<Test> {
     Some(test)
 }
 
-fn resolve<'v>(path: &ReferencePath, input: &'v Value, context: &'v ContextObject<'_>) -> Option<&'v Value> {
-    path.resolve(if path.is_context() { context.value() } else { input })
+fn resolve(path: &DataPath, input: &Value, context: &ContextObject<'_>) -> Option<Value> {
+    path.resolve(input, context)
 }
 
-fn invalid_path(path: &ReferencePath) -> StatesError {
+fn invalid_path(path: &DataPath) -> StatesError {
     StatesError::runtime(format!(
         "Invalid path '{path}': The choice state's condition path references an invalid value."
     ))
@@ -323,11 +334,11 @@ impl Rule {
                 if let Test::IsPresent(flag) = test {
                     return Ok(found.is_some() == *flag);
                 }
-                let value = found.ok_or_else(|| invalid_path(variable))?;
+                let value = &found.ok_or_else(|| invalid_path(variable))?;
                 let operand = |o: &Operand| -> Result<Value, StatesError> {
                     match o {
                         Operand::Literal(v) => Ok(v.clone()),
-                        Operand::Path(path) => resolve(path, input, context).cloned().ok_or_else(|| invalid_path(path)),
+                        Operand::Path(path) => resolve(path, input, context).ok_or_else(|| invalid_path(path)),
                     }
                 };
                 Ok(match test {

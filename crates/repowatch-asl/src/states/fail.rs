@@ -1,7 +1,7 @@
 //! Fail state (States Language: Fail State).
 
 use super::allowed;
-use crate::path::ReferencePath;
+use crate::datapath::DataPath;
 use crate::validate::{Obj, Problems};
 
 /// Ends the execution (or fails the branch/iteration) with an error and cause.
@@ -9,8 +9,8 @@ use crate::validate::{Obj, Problems};
 pub(crate) struct Fail {
     pub error: Option<String>,
     pub cause: Option<String>,
-    pub error_path: Option<ReferencePath>,
-    pub cause_path: Option<ReferencePath>,
+    pub error_path: Option<DataPath>,
+    pub cause_path: Option<DataPath>,
 }
 
 impl Fail {
@@ -24,8 +24,8 @@ impl Fail {
         Fail {
             error: obj.opt_str(p, "Error").map(str::to_string),
             cause: obj.opt_str(p, "Cause").map(str::to_string),
-            error_path: obj.opt_path(p, "ErrorPath", true),
-            cause_path: obj.opt_path(p, "CausePath", true),
+            error_path: obj.opt_path(p, "ErrorPath"),
+            cause_path: obj.opt_path(p, "CausePath"),
         }
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod task;
 pub(crate) mod wait;
 
 use crate::dataflow::Template;
+use crate::datapath::DataPath;
 use crate::path::ReferencePath;
 use crate::states::retry::ErrorHandling;
 use crate::validate::{MISSING, Obj, Problems};
@@ -60,35 +61,39 @@ impl Transition {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DataFlow {
     /// `None` is `InputPath: null`.
-    pub input_path: Option<ReferencePath>,
+    pub input_path: Option<DataPath>,
     pub parameters: Option<Template>,
     pub result_selector: Option<Template>,
     /// `None` is `ResultPath: null`.
     pub result_path: Option<ReferencePath>,
     /// `None` is `OutputPath: null`.
-    pub output_path: Option<ReferencePath>,
+    pub output_path: Option<DataPath>,
+    /// `Assign`: variables set when the state completes.
+    pub assign: Option<Template>,
 }
 
 impl DataFlow {
     /// Parse the fields present; `parameters_key` is `Parameters` or (Map) `ItemSelector`.
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> DataFlow {
         DataFlow {
-            input_path: obj.io_path(p, "InputPath", true),
+            input_path: obj.io_path(p, "InputPath"),
             parameters: obj.template(p, "Parameters", true),
             result_selector: obj.template(p, "ResultSelector", true),
-            result_path: obj.io_path(p, "ResultPath", false),
-            output_path: obj.io_path(p, "OutputPath", true),
+            result_path: obj.result_path(p, "ResultPath"),
+            output_path: obj.io_path(p, "OutputPath"),
+            assign: obj.template(p, "Assign", true),
         }
     }
 
     /// Only InputPath/OutputPath (Choice, Wait, Succeed).
     pub(crate) fn parse_io(obj: Obj<'_, '_>, p: &mut Problems) -> DataFlow {
         DataFlow {
-            input_path: obj.io_path(p, "InputPath", true),
+            input_path: obj.io_path(p, "InputPath"),
             parameters: None,
             result_selector: None,
             result_path: Some(ReferencePath::root()),
-            output_path: obj.io_path(p, "OutputPath", true),
+            output_path: obj.io_path(p, "OutputPath"),
+            assign: obj.template(p, "Assign", true),
         }
     }
 }
@@ -97,7 +102,7 @@ impl DataFlow {
 #[derive(Debug, Clone)]
 pub(crate) enum State {
     Task(task::Task),
-    Map(map::MapState),
+    Map(Box<map::MapState>),
     Parallel(parallel::Parallel),
     Choice(choice::Choice),
     Pass(pass::Pass),
@@ -161,11 +166,11 @@ pub(crate) fn parse_state(value: &Value, ptr: &str, p: &mut Problems) -> Option<
     if let Some(lang) = obj.get("QueryLanguage")
         && lang != "JSONPath"
     {
-        p.add(obj.at("QueryLanguage"), "only the JSONPath query language is supported");
+        p.add(obj.at("QueryLanguage"), "the JSONata query language is not supported yet (only JSONPath is)");
     }
     let state = match type_name {
         "Task" => State::Task(task::Task::parse(obj, p)),
-        "Map" => State::Map(map::MapState::parse(obj, p)),
+        "Map" => State::Map(Box::new(map::MapState::parse(obj, p))),
         "Parallel" => State::Parallel(parallel::Parallel::parse(obj, p)),
         "Choice" => State::Choice(choice::Choice::parse(obj, p)),
         "Pass" => State::Pass(pass::Pass::parse(obj, p)),

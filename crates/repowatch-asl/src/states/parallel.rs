@@ -30,6 +30,7 @@ impl Parallel {
                 "End",
                 "Retry",
                 "Catch",
+                "Assign",
             ]),
             "a Parallel state",
         );

@@ -16,7 +16,7 @@ impl Pass {
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> Pass {
         obj.allow(
             p,
-            &allowed(&["Result", "ResultPath", "Parameters", "InputPath", "OutputPath", "Next", "End"]),
+            &allowed(&["Result", "ResultPath", "Parameters", "InputPath", "OutputPath", "Next", "End", "Assign"]),
             "a Pass state",
         );
         Pass {

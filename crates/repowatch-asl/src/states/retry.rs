@@ -1,6 +1,7 @@
 //! `Retry` and `Catch` (States Language: Errors — Retrying after an error,
 //! Fallback states).
 
+use crate::dataflow::Template;
 use crate::error::STATES_ALL;
 use crate::path::ReferencePath;
 use crate::validate::{MISSING, Obj, Problems, pointer_join};
@@ -50,6 +51,8 @@ pub(crate) struct Catcher {
     pub next: String,
     /// `None` is `ResultPath: null`.
     pub result_path: Option<ReferencePath>,
+    /// Variables set when this catcher handles an error (`$` is the error output).
+    pub assign: Option<Template>,
 }
 
 /// `Retry` and `Catch` of a Task, Map or Parallel state.
@@ -110,12 +113,13 @@ impl ErrorHandling {
                         jitter,
                     });
                 } else {
-                    entry.allow(p, &["ErrorEquals", "Next", "ResultPath", "Comment"], "a catcher");
+                    entry.allow(p, &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"], "a catcher");
                     let next = entry.req_str(p, "Next").unwrap_or_default().to_string();
                     handling.catch.push(Catcher {
                         error_equals,
                         next,
-                        result_path: entry.io_path(p, "ResultPath", false),
+                        result_path: entry.result_path(p, "ResultPath"),
+                        assign: entry.template(p, "Assign", true),
                     });
                 }
             }

@@ -2,7 +2,7 @@
 
 use super::retry::ErrorHandling;
 use super::{DataFlow, Transition, allowed};
-use crate::path::ReferencePath;
+use crate::datapath::DataPath;
 use crate::validate::{Obj, Problems};
 
 /// Calls a resource through the [`crate::TaskInvoker`].
@@ -11,7 +11,7 @@ pub(crate) struct Task {
     pub resource: String,
     pub flow: DataFlow,
     pub timeout_seconds: Option<u64>,
-    pub timeout_seconds_path: Option<ReferencePath>,
+    pub timeout_seconds_path: Option<DataPath>,
     pub errors: ErrorHandling,
     pub transition: Transition,
 }
@@ -36,6 +36,7 @@ impl Task {
                 "HeartbeatSeconds",
                 "HeartbeatSecondsPath",
                 "Credentials",
+                "Assign",
             ]),
             "a Task state",
         );
@@ -56,12 +57,12 @@ impl Task {
         {
             p.add(obj.at("HeartbeatSeconds"), "must be smaller than `TimeoutSeconds`");
         }
-        let _ = obj.opt_path(p, "HeartbeatSecondsPath", true);
+        let _ = obj.opt_path(p, "HeartbeatSecondsPath");
         Task {
             resource,
             flow: DataFlow::parse(obj, p),
             timeout_seconds,
-            timeout_seconds_path: obj.opt_path(p, "TimeoutSecondsPath", true),
+            timeout_seconds_path: obj.opt_path(p, "TimeoutSecondsPath"),
             errors: ErrorHandling::parse(obj, p),
             transition: Transition::parse(obj, p),
         }

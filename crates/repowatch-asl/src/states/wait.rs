@@ -1,7 +1,7 @@
 //! Wait state (States Language: Wait State).
 
 use super::{DataFlow, Transition, allowed};
-use crate::path::ReferencePath;
+use crate::datapath::DataPath;
 use crate::validate::{Obj, Problems};
 use jiff::Timestamp;
 
@@ -9,9 +9,9 @@ use jiff::Timestamp;
 #[derive(Debug, Clone)]
 pub(crate) enum WaitFor {
     Seconds(u64),
-    SecondsPath(ReferencePath),
+    SecondsPath(DataPath),
     Timestamp(Timestamp),
-    TimestampPath(ReferencePath),
+    TimestampPath(DataPath),
 }
 
 /// Delays the execution, on the [`crate::Clock`].
@@ -37,6 +37,7 @@ impl Wait {
                 "OutputPath",
                 "Next",
                 "End",
+                "Assign",
             ]),
             "a Wait state",
         );
@@ -49,9 +50,7 @@ impl Wait {
         }
         let wait_for = match present.first().copied() {
             Some("Seconds") => WaitFor::Seconds(obj.opt_uint(p, "Seconds", 0).unwrap_or(0)),
-            Some("SecondsPath") => {
-                WaitFor::SecondsPath(obj.req_path(p, "SecondsPath", true).unwrap_or_else(ReferencePath::root))
-            }
+            Some("SecondsPath") => WaitFor::SecondsPath(obj.req_path(p, "SecondsPath").unwrap_or_else(DataPath::root)),
             Some("Timestamp") => {
                 let text = obj.opt_str(p, "Timestamp");
                 match text.map(str::parse::<Timestamp>) {
@@ -66,9 +65,7 @@ impl Wait {
                     None => WaitFor::Seconds(0),
                 }
             }
-            Some(_) => {
-                WaitFor::TimestampPath(obj.req_path(p, "TimestampPath", true).unwrap_or_else(ReferencePath::root))
-            }
+            Some(_) => WaitFor::TimestampPath(obj.req_path(p, "TimestampPath").unwrap_or_else(DataPath::root)),
             None => WaitFor::Seconds(0),
         };
         Wait { wait_for, flow: DataFlow::parse_io(obj, p), transition: Transition::parse(obj, p) }
