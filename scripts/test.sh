@@ -38,3 +38,4 @@ else
 fi
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace -- --color never
+./scripts/conformance.sh
