@@ -100,7 +100,7 @@ impl Template {
                     ),
                 )
             }),
-            Template::Intrinsic(expression) => intrinsics::evaluate(expression, input, context.value()),
+            Template::Intrinsic(expression) => intrinsics::evaluate(expression, input, context),
         }
     }
 }
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn template_parse_problems() {
         let mut problems = Vec::new();
-        Template::parse(&json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$..e"}}), "/P", &mut problems);
+        Template::parse(&json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$.e["}}), "/P", &mut problems);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(problems[0].0, "/P/a.$");
         assert_eq!(problems[2].0, "/P/c/d.$");

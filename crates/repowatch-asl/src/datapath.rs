@@ -43,7 +43,7 @@ impl DataPath {
     pub(crate) fn parse(text: &str) -> Result<DataPath, String> {
         if text.starts_with("$$") {
             // A `$$…` reference path walks the context object the same way `$…` walks the input.
-            let path = ReferencePath::parse(text)?;
+            let path = ReferencePath::parse_query(text)?;
             let source = if path.is_context() { Source::Context } else { Source::Input };
             return Ok(DataPath { text: text.to_string(), source, path });
         }
@@ -57,10 +57,10 @@ impl DataPath {
             }
             let rest = format!("${}", &after[end..]);
             let path =
-                ReferencePath::parse(&rest).map_err(|e| e.replace(&format!("`{rest}`"), &format!("`{text}`")))?;
+                ReferencePath::parse_query(&rest).map_err(|e| e.replace(&format!("`{rest}`"), &format!("`{text}`")))?;
             return Ok(DataPath { text: text.to_string(), source: Source::Variable(name.to_string()), path });
         }
-        let path = ReferencePath::parse(text)?;
+        let path = ReferencePath::parse_query(text)?;
         Ok(DataPath { text: text.to_string(), source: Source::Input, path })
     }
 
@@ -86,7 +86,7 @@ impl DataPath {
             Source::Context => context.value(),
             Source::Variable(name) => context.variable(name)?,
         };
-        self.path.resolve(root).cloned()
+        self.path.query(root)
     }
 
     /// The path in AWS's normalised bracket form, as its error messages print it

@@ -136,16 +136,21 @@ async fn runtime_error_is_not_caught_by_states_all() {
     assert_eq!(exec.error.as_deref(), Some("States.Runtime"));
 }
 
-// States Language: Intrinsic Functions — not supported yet: a clear States.Runtime error.
+// Intrinsic functions (AWS: "Intrinsic functions for JSONPath states"): evaluated in
+// Parameters; a path argument that selects nothing is States.Runtime with AWS's cause.
 #[tokio::test]
 async fn intrinsic_gives_runtime_error() {
-    let (exec, _) = run(
-        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"s.$": "States.Format('x{}', $.a)"}, "End": true}}}),
-        json!({"a": 1}),
-    )
-    .await;
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"s.$": "States.Format('x{}', $.a)"}, "End": true}}});
+    let (exec, _) = run(def.clone(), json!({"a": 1})).await;
+    assert_eq!(exec.output, Some(json!({"s": "x1"})));
+    let (exec, _) = run(def, json!({"b": 1})).await;
     assert_eq!(exec.error.as_deref(), Some("States.Runtime"));
-    assert!(exec.cause.unwrap().contains("States.Format"));
+    assert_eq!(
+        exec.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'P' (entered at the event id #2). The function 'States.Format('x{}', $.a)' had the following error: The JsonPath argument for the field '$.a' could not be found in the input '{\"b\":1}'"
+        )
+    );
 }
 
 // States Language: Choice State — rules, Default, and States.NoChoiceMatched.
