@@ -44,7 +44,12 @@ impl Template {
                             continue;
                         };
                         if intrinsics::is_intrinsic(expr) {
-                            fields.push((name.to_string(), Template::Intrinsic(expr.to_string())));
+                            // Syntax, names and argument counts are checked at load
+                            // time, as AWS does when a definition is created.
+                            match intrinsics::check(expr) {
+                                Ok(()) => fields.push((name.to_string(), Template::Intrinsic(expr.to_string()))),
+                                Err(why) => problems.push((field_pointer, why)),
+                            }
                         } else {
                             match DataPath::parse(expr) {
                                 Ok(path) => fields.push((name.to_string(), Template::Path(path))),

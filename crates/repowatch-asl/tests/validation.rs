@@ -236,3 +236,20 @@ fn substitution_then_validation() {
     assert_eq!(out["States"]["A"]["Resource"], json!("arn:fn"));
     assert_eq!(problems(&out), ["/States/A/Next: refers to unknown state `${Missing}`"]);
 }
+
+/// States Language: Intrinsic Functions — a malformed call is rejected when the
+/// definition is loaded, at the pointer of its `.$` field (AWS refuses to create
+/// such a state machine).
+#[test]
+fn bad_intrinsic_calls_are_definition_errors() {
+    for (expr, needle) in [("States.Frobnicate($.a)", "States.Frobnicate"), ("States.Format('x {}'", "")] {
+        let def = serde_json::json!({
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "Parameters": {"v.$": expr}, "End": true}}
+        });
+        let problems = repowatch_asl::validate(&def);
+        assert_eq!(problems.len(), 1, "{expr}: {problems:?}");
+        assert_eq!(problems[0].pointer, "/States/P/Parameters/v.$", "{expr}");
+        assert!(problems[0].message.contains(needle), "{expr}: {}", problems[0].message);
+    }
+}
