@@ -4,6 +4,8 @@
 //!
 //! States Language: Input and Output Processing.
 
+use std::borrow::Cow;
+
 use crate::datapath::DataPath;
 use crate::error::{
     DATA_LIMIT_BYTES, STATES_DATA_LIMIT_EXCEEDED, STATES_PARAMETER_PATH_FAILURE, STATES_RESULT_PATH_MATCH_FAILURE,
@@ -223,21 +225,36 @@ impl<'a> ContextObject<'a> {
 /// Resolve a `Path` field (InputPath, OutputPath, ItemsPath…): `None` is `null`.
 /// A path that selects nothing is a `States.Runtime` error, worded as AWS words it
 /// (observed on AWS: "Invalid path '$.x' : No results for path: $['x']").
-pub(crate) fn select(
+pub(crate) fn select<'v>(
     path: Option<&DataPath>,
     _field: &str,
-    input: &Value,
+    input: &'v Value,
     context: &ContextObject<'_>,
-) -> Result<Value, StatesError> {
+) -> Result<Cow<'v, Value>, StatesError> {
     let Some(path) = path else {
-        return Ok(Value::Object(Map::new()));
+        return Ok(Cow::Owned(Value::Object(Map::new())));
     };
     if path.is_root() {
-        return Ok(input.clone());
+        return Ok(Cow::Borrowed(input));
     }
-    path.resolve(input, context).ok_or_else(|| {
-        StatesError::runtime(format!("Invalid path '{path}' : No results for path: {}", path.normalized()))
-    })
+    path.resolve(input, context).map(Cow::Owned).ok_or_else(|| missing(path))
+}
+
+/// [`select`] on a value the caller gives up: `$` moves it instead of copying.
+pub(crate) fn select_owned(
+    path: Option<&DataPath>,
+    field: &str,
+    input: Value,
+    context: &ContextObject<'_>,
+) -> Result<Value, StatesError> {
+    match path {
+        Some(p) if p.is_root() => Ok(input),
+        _ => select(path, field, &input, context).map(Cow::into_owned),
+    }
+}
+
+fn missing(path: &DataPath) -> StatesError {
+    StatesError::runtime(format!("Invalid path '{path}' : No results for path: {}", path.normalized()))
 }
 
 /// Apply `ResultPath` (States Language: Input and Output Processing — ResultPath).
@@ -397,9 +414,9 @@ mod tests {
     fn select_paths() {
         let info = info();
         let ctx = ContextObject::new(&info, "S", Timestamp::UNIX_EPOCH, 0);
-        assert_eq!(select(None, "InputPath", &json!({"a": 1}), &ctx).unwrap(), json!({}));
+        assert_eq!(select(None, "InputPath", &json!({"a": 1}), &ctx).unwrap().into_owned(), json!({}));
         let a = DataPath::parse("$.a").unwrap();
-        assert_eq!(select(Some(&a), "InputPath", &json!({"a": 1}), &ctx).unwrap(), json!(1));
+        assert_eq!(select(Some(&a), "InputPath", &json!({"a": 1}), &ctx).unwrap().into_owned(), json!(1));
         assert_eq!(select(Some(&a), "InputPath", &json!({}), &ctx).unwrap_err().error, "States.Runtime");
         let err = select(Some(&a), "InputPath", &json!({}), &ctx).unwrap_err();
         assert_eq!(err.cause, "Invalid path '$.a' : No results for path: $['a']");

@@ -4,7 +4,7 @@
 //! States Language: Transitions; Errors (Retry, Catch); Map State; Parallel State.
 
 use crate::clock::{Clock, Elapsed, with_timeout};
-use crate::dataflow::{ContextObject, ExecutionInfo, Template, check_size, merge_result, select};
+use crate::dataflow::{ContextObject, ExecutionInfo, Template, check_size, merge_result, select, select_owned};
 use crate::datapath::DataPath;
 use crate::error::{
     STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD, STATES_RUNTIME, STATES_TASK_FAILED, STATES_TIMEOUT, StatesError,
@@ -417,6 +417,15 @@ fn entered_type(state: &State) -> HistoryEventType {
     }
 }
 
+/// `{"name": name, key: value}`: built directly, since `json!` would copy
+/// `value` through the serializer.
+fn named_details(name: &str, key: &str, value: &Value) -> Value {
+    let mut details = serde_json::Map::with_capacity(2);
+    details.insert("name".to_owned(), Value::String(name.to_owned()));
+    details.insert(key.to_owned(), value.clone());
+    Value::Object(details)
+}
+
 fn exited_type(state: &State) -> Option<HistoryEventType> {
     use HistoryEventType as H;
     Some(match state {
@@ -476,6 +485,7 @@ impl Runner<'_> {
         async move {
             let mut cursor = previous;
             let mut current = machine.start_at.clone();
+            let mut first = true;
             let mut input = input;
             let mut variables = variables;
             loop {
@@ -489,7 +499,11 @@ impl Runner<'_> {
                 let (name, state) = machine
                     .get(&current)
                     .ok_or_else(|| StatesError::runtime(format!("There is no state named '{current}'")))?;
-                check_size(&input, "input", name)?;
+                // Every later state's input is the output checked just before.
+                if first {
+                    check_size(&input, "input", name)?;
+                    first = false;
+                }
                 let step = self.run_state(name, state, input, &mut cursor, &variables).await?;
                 check_size(&step.output, "output", name)?;
                 if let Some(assigned) = step.assign {
@@ -517,13 +531,13 @@ impl Runner<'_> {
     ) -> Result<Step, StatesError> {
         let entered = self.clock.now();
         tracing::trace!(state = name, kind = state.type_name(), "state entered");
-        let entered_id = self.emit(cursor, entered_type(state), Some(name), json!({"name": name, "input": input}));
+        let entered_id = self.emit(cursor, entered_type(state), Some(name), named_details(name, "input", &input));
         let step = self
             .state_body(name, state, input, entered, cursor, variables)
             .await
             .map_err(|err| locate(err, name, entered_id))?;
         if let Some(exited) = exited_type(state) {
-            self.emit(cursor, exited, Some(name), json!({"name": name, "output": step.output}));
+            self.emit(cursor, exited, Some(name), named_details(name, "output", &step.output));
         }
         Ok(step)
     }
@@ -547,31 +561,33 @@ impl Runner<'_> {
             }
             State::Pass(pass) => {
                 let ctx = self.context(name, entered, variables);
-                let effective = select(pass.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
-                let result = match (&pass.result, &pass.flow.parameters) {
-                    (Some(result), _) => result.clone(),
-                    (None, Some(parameters)) => parameters.evaluate(&effective, &ctx)?,
-                    (None, None) => effective,
+                let result = {
+                    let effective = select(pass.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
+                    match (&pass.result, &pass.flow.parameters) {
+                        (Some(result), _) => result.clone(),
+                        (None, Some(parameters)) => parameters.evaluate(&effective, &ctx)?,
+                        (None, None) => effective.into_owned(),
+                    }
                 };
                 let assigned = assign(pass.flow.assign.as_ref(), &result, &ctx)?;
                 let merged = merge_result(pass.flow.result_path.as_ref(), input, result)?;
-                let output = select(pass.flow.output_path.as_ref(), "OutputPath", &merged, &ctx)?;
+                let output = select_owned(pass.flow.output_path.as_ref(), "OutputPath", merged, &ctx)?;
                 Step { output, next: pass.transition.next().map(str::to_string), assign: assigned }
             }
             State::Wait(wait) => {
                 let ctx = self.context(name, entered, variables);
-                let effective = select(wait.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
+                let effective = select_owned(wait.flow.input_path.as_ref(), "InputPath", input, &ctx)?;
                 let duration = self.wait_duration(&wait.wait_for, &effective, &ctx)?;
                 if !duration.is_zero() {
                     self.clock.sleep(duration).await;
                 }
                 let assigned = assign(wait.flow.assign.as_ref(), &effective, &ctx)?;
-                let output = select(wait.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
+                let output = select_owned(wait.flow.output_path.as_ref(), "OutputPath", effective, &ctx)?;
                 Step { output, next: wait.transition.next().map(str::to_string), assign: assigned }
             }
             State::Choice(choice) => {
                 let ctx = self.context(name, entered, variables);
-                let effective = select(choice.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
+                let effective = select_owned(choice.flow.input_path.as_ref(), "InputPath", input, &ctx)?;
                 let (next, rule_assign) = choice.decide(&effective, &ctx)?;
                 // A matched rule's Assign; the state's own Assign goes with Default.
                 let template = if rule_assign.is_some() {
@@ -584,13 +600,13 @@ impl Runner<'_> {
                     None
                 };
                 let assigned = assign(template, &effective, &ctx)?;
-                let output = select(choice.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
+                let output = select_owned(choice.flow.output_path.as_ref(), "OutputPath", effective, &ctx)?;
                 Step { output, next: Some(next.to_string()), assign: assigned }
             }
             State::Succeed(succeed) => {
                 let ctx = self.context(name, entered, variables);
-                let effective = select(succeed.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
-                let output = select(succeed.flow.output_path.as_ref(), "OutputPath", &effective, &ctx)?;
+                let effective = select_owned(succeed.flow.input_path.as_ref(), "InputPath", input, &ctx)?;
+                let output = select_owned(succeed.flow.output_path.as_ref(), "OutputPath", effective, &ctx)?;
                 Step { output, next: None, assign: None }
             }
             State::Fail(fail) => {
@@ -748,7 +764,7 @@ impl Runner<'_> {
         };
         let assigned = assign(flow.assign.as_ref(), &selected, ctx)?;
         let merged = merge_result(flow.result_path.as_ref(), input.clone(), selected)?;
-        Ok((select(flow.output_path.as_ref(), "OutputPath", &merged, ctx)?, assigned))
+        Ok((select_owned(flow.output_path.as_ref(), "OutputPath", merged, ctx)?, assigned))
     }
 
     /// InputPath → Parameters.
@@ -756,7 +772,7 @@ impl Runner<'_> {
         let effective = select(flow.input_path.as_ref(), "InputPath", input, ctx)?;
         match &flow.parameters {
             Some(parameters) => parameters.evaluate(&effective, ctx),
-            None => Ok(effective),
+            None => Ok(effective.into_owned()),
         }
     }
 
@@ -845,7 +861,7 @@ impl Runner<'_> {
             Some(Tolerance::Literal(v)) => *v,
             Some(Tolerance::Path(path)) => {
                 let value = select(Some(path), field, effective, ctx)?;
-                let number = match &value {
+                let number = match &*value {
                     Value::Number(n) if integer => n.as_i64().map(|n| n as f64),
                     Value::Number(n) => n.as_f64(),
                     Value::String(s) if integer => s.trim().parse::<i64>().ok().map(|n| n as f64),
@@ -880,7 +896,7 @@ impl Runner<'_> {
         variables: &Variables,
     ) -> Result<(Value, Option<Variables>), StatesError> {
         let effective = select(map.flow.input_path.as_ref(), "InputPath", input, ctx)?;
-        let items = match select(Some(&map.items_path), "ItemsPath", &effective, ctx)? {
+        let items = match select(Some(&map.items_path), "ItemsPath", &effective, ctx)?.into_owned() {
             Value::Array(items) => items,
             other => {
                 return Err(StatesError::runtime(format!(
@@ -894,7 +910,7 @@ impl Runner<'_> {
         let max_concurrency = match &map.max_concurrency_path {
             Some(path) => {
                 let value = select(Some(path), "MaxConcurrencyPath", &effective, ctx)?;
-                let number = match &value {
+                let number = match &*value {
                     Value::Number(n) => n.as_u64(),
                     Value::String(s) => s.trim().parse::<u64>().ok(),
                     _ => None,
