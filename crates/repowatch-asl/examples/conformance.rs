@@ -39,11 +39,20 @@ struct Outcome {
     error: Option<String>,
     cause: Option<String>,
     reason: Option<String>,
+    /// Did the states entered/exited, in order, equal the recorded `state_trace`?
+    trace_matches: Option<bool>,
 }
 
 impl Outcome {
     fn skipped(reason: impl Into<String>) -> Outcome {
-        Outcome { status: "SKIPPED", output: Value::Null, error: None, cause: None, reason: Some(reason.into()) }
+        Outcome {
+            status: "SKIPPED",
+            output: Value::Null,
+            error: None,
+            cause: None,
+            reason: Some(reason.into()),
+            trace_matches: None,
+        }
     }
     fn failed(error: impl Into<String>, cause: impl Into<String>) -> Outcome {
         Outcome {
@@ -52,6 +61,7 @@ impl Outcome {
             error: Some(error.into()),
             cause: Some(cause.into()),
             reason: None,
+            trace_matches: None,
         }
     }
 }
@@ -306,7 +316,29 @@ fn run_case(case: &Value, index: usize) -> Result<Outcome> {
         ExecutionStatus::Failed => "FAILED",
         ExecutionStatus::TimedOut => "TIMED_OUT",
     };
-    Ok(Outcome { status, output: run.output.unwrap_or(Value::Null), error: run.error, cause: run.cause, reason: None })
+    // The stronger check of control flow: the states entered and exited, in
+    // order, as AWS's history listed them.
+    let trace_matches = case.get("state_trace").and_then(Value::as_array).filter(|t| !t.is_empty()).map(|expected| {
+        let ours: Vec<Value> = run
+            .history
+            .iter()
+            .filter_map(|e| {
+                let kind = serde_json::to_value(e.event_type).ok()?;
+                let text = kind.as_str()?;
+                (text.ends_with("StateEntered") || text.ends_with("StateExited"))
+                    .then(|| json!([text, e.state_name.clone().unwrap_or_default()]))
+            })
+            .collect();
+        &ours == expected
+    });
+    Ok(Outcome {
+        status,
+        output: run.output.unwrap_or(Value::Null),
+        error: run.error,
+        cause: run.cause,
+        reason: None,
+        trace_matches,
+    })
 }
 
 /// Run a case on its own thread with a wall-clock limit; panics and hangs become FAILED lines.
@@ -339,6 +371,7 @@ fn main() -> Result<()> {
     let started = Instant::now();
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     let mut total = 0usize;
+    let (mut traces, mut trace_mismatches) = (0usize, Vec::new());
     for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -347,6 +380,12 @@ fn main() -> Result<()> {
         let case: Value = serde_json::from_str(&line).with_context(|| format!("line {} is not JSON", index + 1))?;
         let id = case.get("id").cloned().unwrap_or(Value::Null);
         let outcome = guarded(Arc::new(case), index);
+        if let Some(matches) = outcome.trace_matches {
+            traces += 1;
+            if !matches {
+                trace_mismatches.push(id.as_str().unwrap_or_default().to_owned());
+            }
+        }
         *counts.entry(outcome.status).or_default() += 1;
         total += 1;
         let mut record = json!({
@@ -365,5 +404,12 @@ fn main() -> Result<()> {
     let mut summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     summary.sort();
     println!("{total} cases in {:.2?}: {}", started.elapsed(), summary.join(", "));
+    println!(
+        "state traces: {} of {traces} recorded traces match AWS's order of states entered and exited",
+        traces - trace_mismatches.len()
+    );
+    for id in trace_mismatches.iter().take(10) {
+        println!("  trace differs: {id}");
+    }
     Ok(())
 }

@@ -243,7 +243,7 @@ pub async fn execute(
         json!({"input": input, "name": runner.info.name}),
     );
     tracing::debug!(execution = %runner.info.name, "execution started");
-    let run = runner.run_machine(&machine.root, input, Some(start), Variables::new());
+    let run = runner.run_machine(&machine.root, input, Some(start), Variables::new(), false);
     let outcome = match machine.timeout_seconds {
         Some(limit) => match with_timeout(clock, Duration::from_secs(limit), run).await {
             Ok(result) => result.map_err(Some),
@@ -481,6 +481,7 @@ impl Runner<'_> {
         input: Value,
         previous: Option<u64>,
         variables: Variables,
+        concurrent: bool,
     ) -> BoxFuture<'s, Result<Value, StatesError>> {
         async move {
             let mut cursor = previous;
@@ -500,12 +501,9 @@ impl Runner<'_> {
                     .get(&current)
                     .ok_or_else(|| StatesError::runtime(format!("There is no state named '{current}'")))?;
                 // Every later state's input is the output checked just before.
-                if first {
-                    check_size(&input, "input", name)?;
-                    first = false;
-                }
-                let step = self.run_state(name, state, input, &mut cursor, &variables).await?;
-                check_size(&step.output, "output", name)?;
+                let step = self
+                    .run_state(name, state, input, std::mem::take(&mut first), concurrent, &mut cursor, &variables)
+                    .await?;
                 if let Some(assigned) = step.assign {
                     variables.extend(assigned);
                 }
@@ -521,21 +519,37 @@ impl Runner<'_> {
         .boxed()
     }
 
+    // The two flags are per call (first state of a machine; inside a Map or
+    // Parallel), not state of the runner.
+    #[allow(clippy::too_many_arguments)]
     async fn run_state(
         &self,
         name: &str,
         state: &State,
         input: Value,
+        check_input: bool,
+        concurrent: bool,
         cursor: &mut Option<u64>,
         variables: &Variables,
     ) -> Result<Step, StatesError> {
         let entered = self.clock.now();
         tracing::trace!(state = name, kind = state.type_name(), "state entered");
         let entered_id = self.emit(cursor, entered_type(state), Some(name), named_details(name, "input", &input));
+        // AWS enters the state, then finds its input too large.
+        if check_input {
+            check_size(&input, "input", name)?;
+        }
+        // Let concurrent branches and iterations take turns, as AWS's history
+        // shows them: every branch enters its state before any leaves it.
+        if concurrent {
+            tokio::task::yield_now().await;
+        }
         let step = self
             .state_body(name, state, input, entered, cursor, variables)
             .await
             .map_err(|err| locate(err, name, entered_id))?;
+        // A result over the limit fails the state before it exits (as AWS's history shows).
+        check_size(&step.output, "output", name)?;
         if let Some(exited) = exited_type(state) {
             self.emit(cursor, exited, Some(name), named_details(name, "output", &step.output));
         }
@@ -1070,7 +1084,9 @@ impl Runner<'_> {
             None => Ok(item.clone()),
         };
         let outcome = match item_input {
-            Ok(item_input) => self.run_machine(&map.processor, item_input, Some(iteration), variables.clone()).await,
+            Ok(item_input) => {
+                self.run_machine(&map.processor, item_input, Some(iteration), variables.clone(), true).await
+            }
             Err(err) => Err(err),
         };
         let mut cursor = self.last_event_id();
@@ -1110,7 +1126,7 @@ impl Runner<'_> {
         let branches = par
             .branches
             .iter()
-            .map(|branch| self.run_machine(branch, branch_input.clone(), Some(started), variables.clone()));
+            .map(|branch| self.run_machine(branch, branch_input.clone(), Some(started), variables.clone(), true));
         match futures::future::try_join_all(branches).await {
             Ok(results) => {
                 self.emit(cursor, HistoryEventType::ParallelStateSucceeded, Some(name), json!({}));
