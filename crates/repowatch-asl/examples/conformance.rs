@@ -361,8 +361,10 @@ fn guarded(case: Arc<Value>, index: usize) -> Outcome {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let traces_verbose = args.iter().any(|a| a == "--traces");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--traces").collect();
     let [cases_path, results_path] = args.as_slice() else {
-        bail!("usage: conformance CASES.jsonl RESULTS.jsonl");
+        bail!("usage: conformance CASES.jsonl RESULTS.jsonl [--traces]");
     };
     let file = std::fs::File::open(cases_path).with_context(|| format!("cannot open {cases_path}"))?;
     let mut out = std::io::BufWriter::new(
@@ -408,8 +410,10 @@ fn main() -> Result<()> {
         "state traces: {} of {traces} recorded traces match AWS's order of states entered and exited",
         traces - trace_mismatches.len()
     );
-    for id in trace_mismatches.iter().take(10) {
-        println!("  trace differs: {id}");
+    if traces_verbose {
+        for id in &trace_mismatches {
+            println!("  trace differs: {id}");
+        }
     }
     Ok(())
 }

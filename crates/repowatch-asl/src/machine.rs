@@ -254,7 +254,7 @@ mod tests {
             "D": {"Type": "Succeed"}, "E": {"Type": "Succeed"}}});
         assert_eq!(crate::validate(&def), vec![]);
         let m = StateMachine::from_value(&def).unwrap();
-        assert_eq!(m.state_names().collect::<Vec<_>>(), ["C", "D", "E", "H", "T"]);
+        assert_eq!(m.state_names().collect::<Vec<_>>(), ["T", "H", "C", "D", "E"], "declaration order");
         assert_eq!(m.task_resources(), ["r"]);
     }
 

@@ -556,3 +556,30 @@ async fn runs_on_system_clock() {
     let exec = execute(&m, json!({"a": 1}), &invoker, &repowatch_asl::SystemClock, ExecutionOptions::default()).await;
     assert_eq!(exec.output, Some(json!({"a": 1})));
 }
+
+/// AWS keeps the key order of the input in the strings it builds
+/// (`States.JsonToString`) and in outputs: objects are not re-sorted.
+#[tokio::test]
+async fn key_order_of_the_input_is_kept() {
+    let machine = repowatch_asl::StateMachine::from_value(&serde_json::json!({
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Parameters": {"text.$": "States.JsonToString($.obj)"}, "End": true}}
+    }))
+    .unwrap();
+    let input: serde_json::Value = serde_json::from_str(r#"{"obj": {"zeta": 1, "alpha": {"b": 2, "a": 3}}}"#).unwrap();
+    let clock = repowatch_asl::FakeClock::new(jiff::Timestamp::UNIX_EPOCH);
+    struct NoTasks;
+    #[async_trait::async_trait]
+    impl repowatch_asl::TaskInvoker for NoTasks {
+        async fn invoke(
+            &self,
+            _: &str,
+            input: serde_json::Value,
+            _: repowatch_asl::TaskContext<'_>,
+        ) -> Result<serde_json::Value, repowatch_asl::TaskFailure> {
+            Ok(input)
+        }
+    }
+    let run = repowatch_asl::execute(&machine, input, &NoTasks, &clock, Default::default()).await;
+    assert_eq!(run.output.unwrap()["text"], r#"{"zeta":1,"alpha":{"b":2,"a":3}}"#);
+}
