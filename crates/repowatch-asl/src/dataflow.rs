@@ -113,7 +113,7 @@ impl Template {
 }
 
 /// Facts about the running execution, shared by every state.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ExecutionInfo {
     pub id: String,
     pub name: String,

@@ -952,8 +952,24 @@ impl Runner<'_> {
         let count = items.len();
         let started = self.emit(cursor, HistoryEventType::MapStateStarted, Some(name), json!({"length": count}));
         let effective = &effective;
+        // A Distributed Map's iterations are child executions on AWS: their
+        // events go to a history of their own, not to this one.
+        let child;
+        let runner: &Runner<'_> = if map.distributed {
+            child = Runner {
+                invoker: self.invoker,
+                clock: self.clock,
+                info: self.info.clone(),
+                history: Mutex::new(Vec::new()),
+                transitions: AtomicU64::new(0),
+                max_transitions: self.max_transitions,
+            };
+            &child
+        } else {
+            self
+        };
         let iterations = futures::stream::iter(items.into_iter().enumerate())
-            .map(|(index, item)| self.map_iteration(name, map, index, item, effective, ctx, started, variables))
+            .map(|(index, item)| runner.map_iteration(name, map, index, item, effective, ctx, started, variables))
             .buffered(limit);
         let results: Result<Vec<Value>, StatesError> = if tolerated_count.is_none() && tolerated_percentage.is_none() {
             iterations.try_collect().await

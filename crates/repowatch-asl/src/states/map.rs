@@ -11,6 +11,8 @@ use serde_json::Value;
 /// Runs its item processor on every element of an array, up to `MaxConcurrency` at a time.
 #[derive(Debug, Clone)]
 pub(crate) struct MapState {
+    /// `ProcessorConfig.Mode` is `DISTRIBUTED`.
+    pub distributed: bool,
     pub processor: Machine,
     pub items_path: DataPath,
     /// `ItemSelector`, or the legacy `Parameters`.
@@ -153,7 +155,13 @@ impl MapState {
         let mut flow = DataFlow::parse(obj, p);
         // On a Map, `Parameters` is the legacy name of `ItemSelector`, not a state-level template.
         flow.parameters = None;
+        // Distributed mode runs each item as a child execution: its states are
+        // not in the parent's history.
+        let distributed =
+            obj.get(processor_key).and_then(|v| v.pointer("/ProcessorConfig/Mode")).and_then(serde_json::Value::as_str)
+                == Some("DISTRIBUTED");
         MapState {
+            distributed,
             processor,
             items_path: obj.opt_path(p, "ItemsPath").unwrap_or_else(DataPath::root),
             item_selector,
