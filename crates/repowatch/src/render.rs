@@ -209,13 +209,16 @@ pub fn status(
     for b in builds {
         let _ = writeln!(
             out,
-            "  {} {} {} {} → {}: {:?} ({})",
+            "  {} {} {} {} → {}: {} ({})",
             b.finished_at,
             b.request.datasource,
             b.request.git_ref,
             short(b.request.commit.as_str()),
             b.request.target,
-            b.status,
+            match b.status {
+                repowatch_core::BuildStatus::Succeeded => "succeeded",
+                repowatch_core::BuildStatus::Failed => "FAILED",
+            },
             b.detail
         );
     }

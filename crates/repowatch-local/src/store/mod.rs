@@ -39,7 +39,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema, as an ordered list of migrations. Migration `i` brings the file
 /// to `PRAGMA user_version = i + 1`. Never edit a released entry: append one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE datasources (
     id            TEXT PRIMARY KEY NOT NULL,
     first_seen_at INTEGER NOT NULL
@@ -83,16 +84,6 @@ CREATE TABLE builds (
 ) STRICT;
 CREATE INDEX builds_by_key ON builds(key);
 
--- Every claim taken over from a dispatcher that died or outlived its lease,
--- written in the claim's transaction: the builds that may have run twice.
-CREATE TABLE takeovers (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    key        TEXT NOT NULL,
-    from_owner TEXT NOT NULL,
-    by_owner   TEXT NOT NULL,
-    at         INTEGER NOT NULL
-) STRICT;
-
 CREATE TABLE runs (
     id          TEXT PRIMARY KEY NOT NULL,
     started_at  INTEGER NOT NULL,
@@ -122,7 +113,20 @@ CREATE TABLE dlq (
     moved_at      INTEGER NOT NULL,
     last_error    TEXT
 ) STRICT;
-"#];
+"#,
+    r#"
+-- 2: every claim taken over from a dispatcher that died or outlived its lease,
+-- written in the claim's transaction: the builds that may have run twice.
+-- (IF NOT EXISTS: development builds had it in migration 1.)
+CREATE TABLE IF NOT EXISTS takeovers (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key        TEXT NOT NULL,
+    from_owner TEXT NOT NULL,
+    by_owner   TEXT NOT NULL,
+    at         INTEGER NOT NULL
+) STRICT;
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -300,6 +304,21 @@ mod tests {
         let mode: String =
             db.call("read", |c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).await.unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[tokio::test]
+    async fn a_version_1_file_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let db = Db::open(dir.path()).unwrap();
+        assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let n: i64 =
+            db.call("count", |c| Ok(c.query_row("SELECT count(*) FROM takeovers", [], |r| r.get(0))?)).await.unwrap();
+        assert_eq!(n, 0);
     }
 
     #[tokio::test]
