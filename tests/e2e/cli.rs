@@ -149,8 +149,19 @@ fn a_worker_stops_cleanly_on_sigterm() {
     let env = Env::new();
     let repo = Repo::init(env.path().join("repo"));
     env.write_config(&logging_config(&repo.path, &env.file("log"), ""));
-    let child = env.command(&["worker", "--poll", "100ms"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut child = env
+        .command(&["worker", "--poll", "100ms"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the banner (printed as the worker starts consuming), then a
+    // little more for the signal handlers to be in place.
+    let mut banner = String::new();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap()); // kept open until the end
+    std::io::BufRead::read_line(&mut stderr, &mut banner).unwrap();
+    assert!(banner.contains("consuming"), "{banner}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let pid = child.id().to_string();
     let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
