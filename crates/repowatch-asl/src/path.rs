@@ -18,6 +18,39 @@
 
 mod filter;
 
+/// Walks `text` outside its string literals (`'…'` or `"…"`, with backslash
+/// escapes) and calls `step(index, char, depth)` for every other character;
+/// `step` keeps `depth` (brackets, parentheses) and breaks with a result. A
+/// quote opens a literal anywhere when `quotes_anywhere`, else only at depth > 0
+/// (inside brackets, where names are quoted). `None` when `text` ends first.
+pub(crate) fn scan_unquoted<T>(
+    text: &str,
+    quotes_anywhere: bool,
+    mut step: impl FnMut(usize, char, &mut usize) -> std::ops::ControlFlow<T>,
+) -> Option<T> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if let Some(q) = quote {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        if (c == '\'' || c == '"') && (quotes_anywhere || depth > 0) {
+            quote = Some(c);
+            continue;
+        }
+        if let std::ops::ControlFlow::Break(found) = step(i, c, &mut depth) {
+            return Some(found);
+        }
+    }
+    None
+}
+
 use filter::Filter;
 use serde_json::{Map, Value};
 use std::fmt;

@@ -177,26 +177,22 @@ impl Parser<'_> {
 
 /// How long the path at the start of `text` is: up to a `,` or `)` outside brackets and quotes.
 fn path_len(text: &str) -> usize {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut chars = text.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                chars.next();
-            } else if c == q {
-                quote = None;
-            }
-            continue;
+    use std::ops::ControlFlow::{Break, Continue};
+    crate::path::scan_unquoted(text, false, |i, c, depth| match c {
+        '[' | '(' => {
+            *depth += 1;
+            Continue(())
         }
-        match c {
-            '\'' | '"' if depth > 0 => quote = Some(c),
-            '[' | '(' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            ')' if depth > 0 => depth -= 1,
-            ',' | ')' if depth == 0 => return i,
-            _ => {}
+        ']' => {
+            *depth = depth.saturating_sub(1);
+            Continue(())
         }
-    }
-    text.len()
+        ')' if *depth > 0 => {
+            *depth -= 1;
+            Continue(())
+        }
+        ',' | ')' if *depth == 0 => Break(i),
+        _ => Continue(()),
+    })
+    .unwrap_or(text.len())
 }

@@ -46,35 +46,30 @@ pub(crate) enum Operand {
 /// Split the body after `[?(` into the expression and how many bytes up to and
 /// including the closing `)]` were used.
 pub(crate) fn split_filter(body: &str) -> Result<(&str, usize), String> {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut chars = body.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                chars.next();
-            } else if c == q {
-                quote = None;
-            }
-            continue;
+    use std::ops::ControlFlow::{Break, Continue};
+    let close = super::scan_unquoted(body, true, |i, c, depth| match c {
+        '(' | '[' => {
+            *depth += 1;
+            Continue(())
         }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            ')' if depth == 0 => {
-                let rest = body[i + 1..].trim_start();
-                if rest.starts_with(']') {
-                    let used = body.len() - rest.len() + 1;
-                    return Ok((&body[..i], used));
-                }
-                return Err("expected `)]` to close the filter".to_string());
-            }
-            ')' => depth -= 1,
-            _ => {}
+        ']' => {
+            *depth = depth.saturating_sub(1);
+            Continue(())
         }
+        ')' if *depth == 0 => Break(i),
+        ')' => {
+            *depth -= 1;
+            Continue(())
+        }
+        _ => Continue(()),
+    })
+    .ok_or_else(|| "unterminated filter `[?(`".to_string())?;
+    let rest = body[close + 1..].trim_start();
+    if rest.starts_with(']') {
+        let used = body.len() - rest.len() + 1;
+        return Ok((&body[..close], used));
     }
-    Err("unterminated filter `[?(`".to_string())
+    Err("expected `)]` to close the filter".to_string())
 }
 
 impl Filter {
@@ -276,25 +271,18 @@ impl Parser<'_> {
 
 /// Where a path inside a filter ends.
 fn path_end(body: &str) -> usize {
-    let mut depth = 0usize;
-    let mut quote: Option<char> = None;
-    let mut chars = body.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if let Some(q) = quote {
-            if c == '\\' {
-                chars.next();
-            } else if c == q {
-                quote = None;
-            }
-            continue;
+    use std::ops::ControlFlow::{Break, Continue};
+    super::scan_unquoted(body, false, |i, c, depth| match c {
+        '[' => {
+            *depth += 1;
+            Continue(())
         }
-        match c {
-            '\'' | '"' if depth > 0 => quote = Some(c),
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            c if depth == 0 && (c.is_whitespace() || "()=!<>&|".contains(c)) => return i,
-            _ => {}
+        ']' => {
+            *depth = depth.saturating_sub(1);
+            Continue(())
         }
-    }
-    body.len()
+        c if *depth == 0 && (c.is_whitespace() || "()=!<>&|".contains(c)) => Break(i),
+        _ => Continue(()),
+    })
+    .unwrap_or(body.len())
 }
