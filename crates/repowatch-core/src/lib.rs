@@ -20,6 +20,7 @@ pub mod model;
 pub mod ports;
 pub mod rules;
 pub mod secret;
+pub mod signature;
 pub mod steps;
 
 pub use catalog::StaticCatalog;
