@@ -14,13 +14,14 @@ if ! need git; then
   exit 2
 fi
 
-# asl-validator (npm) is the reference our definition validation is compared
-# with (tests/e2e/validator.rs); cached outside the checkout.
+# From npm, cached outside the checkout: asl-validator, the reference our
+# definition validation is compared with (tests/e2e/validator.rs), and GitHub's
+# example webhook payloads (tests/e2e/github_events.rs).
 if need npm; then
   node_dir="$HOME/.cache/repowatch/node"
-  if [ ! -x "$node_dir/node_modules/.bin/asl-validator" ]; then
+  if [ ! -x "$node_dir/node_modules/.bin/asl-validator" ] || [ ! -d "$node_dir/node_modules/@octokit/webhooks-examples" ]; then
     mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --no-audit --no-fund --silent asl-validator@3.16.0
+    npm install --prefix "$node_dir" --no-audit --no-fund --silent asl-validator@3.16.0 @octokit/webhooks-examples@7.6.1
   fi
 else
   echo "npm is missing: the asl-validator comparison will check our side only" >&2

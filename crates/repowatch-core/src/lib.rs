@@ -15,6 +15,7 @@ pub mod error;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod functions;
+pub mod github_events;
 pub mod ids;
 pub mod model;
 pub mod ports;
