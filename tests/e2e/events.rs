@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use repowatch_core::steps::detect_updates::DetectOutput;
-use repowatch_core::steps::{DetectInput, DispatchInput, ListInput, NotifyInput};
+use repowatch_core::steps::{DetectInput, DispatchInput, ListInput, NotifyInput, WebhookInput};
 use serde_json::Value;
 
 use crate::support::*;
@@ -13,6 +13,9 @@ fn events() -> Vec<(String, PathBuf)> {
     let mut all = Vec::new();
     for dir in std::fs::read_dir(workspace_root().join("events")).unwrap() {
         let dir = dir.unwrap();
+        if !dir.path().is_dir() {
+            continue; // events/README.md
+        }
         for file in std::fs::read_dir(dir.path()).unwrap() {
             let file = file.unwrap().path();
             if file.extension().is_some_and(|e| e == "json") {
@@ -34,7 +37,7 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(path: &std::pat
 fn every_event_round_trips_through_its_input_type() {
     let all = events();
     let functions: std::collections::BTreeSet<&str> = all.iter().map(|(f, _)| f.as_str()).collect();
-    for f in ["list-datasources", "detect-updates", "process-updates", "dispatch-build", "notify"] {
+    for f in ["list-datasources", "detect-updates", "process-updates", "dispatch-build", "notify", "github-webhook"] {
         assert!(functions.contains(f), "events/{f}/ has no example");
     }
     for (function, path) in &all {
@@ -45,6 +48,7 @@ fn every_event_round_trips_through_its_input_type() {
             "process-updates" => round_trip::<DetectOutput>(path, &original),
             "dispatch-build" => round_trip::<DispatchInput>(path, &original),
             "notify" => round_trip::<NotifyInput>(path, &original),
+            "github-webhook" => round_trip::<WebhookInput>(path, &original),
             other => panic!("events/{other}: no such function"),
         }
     }
@@ -59,6 +63,9 @@ fn example_env() -> (Env, Repo) {
         r#"
 [settings]
 state_dir = "state"
+
+[serve]
+webhook_secret = "env:REPOWATCH_TEST_WEBHOOK_SECRET"
 
 [[datasources]]
 id = "api"
@@ -84,7 +91,11 @@ command = ["sh", "-c", "echo \"$REPOWATCH_REF $REPOWATCH_COMMIT\" >> {log}"]
 fn invoke_takes_every_example_event() {
     let (env, repo) = example_env();
     for (function, path) in events() {
-        let out = env.cli(&["invoke", &function, "--event", &path.display().to_string()]);
+        let out = env
+            .command(&["invoke", &function, "--event", &path.display().to_string()])
+            .env("REPOWATCH_TEST_WEBHOOK_SECRET", "repowatch-example-secret")
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(
             out.status.code(),
@@ -107,6 +118,11 @@ fn invoke_takes_every_example_event() {
                 assert_eq!(v["results"][0]["outcome"], "dispatched");
             }
             "notify" => assert!(v["status"].is_string()),
+            // Signed with the example secret; no datasource here watches GitHub's octo-org/api.
+            "github-webhook" => {
+                assert_eq!(v["statusCode"], 200, "{v}");
+                assert_eq!(v["body"], "no datasource watches branch refs/heads/main of octo-org/api");
+            }
             _ => {}
         }
     }
@@ -143,4 +159,32 @@ fn invoke_reports_a_bad_event_by_step_error_name() {
         String::from_utf8_lossy(&unknown.stderr)
             .contains("no function named \"build-everything\"; expected one of: list-datasources")
     );
+}
+
+#[test]
+fn the_webhook_secret_is_resolved_once_and_never_printed() {
+    let (env, _repo) = example_env();
+    let event = workspace_root().join("events/github-webhook/push.json").display().to_string();
+    // Unset: a usage error naming the reference, not a value.
+    let out = env
+        .command(&["invoke", "github-webhook", "--event", &event])
+        .env_remove("REPOWATCH_TEST_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: serve.webhook_secret = \"env:REPOWATCH_TEST_WEBHOOK_SECRET\": the environment variable REPOWATCH_TEST_WEBHOOK_SECRET is not set"
+    );
+    // Wrong secret: 401 with no detail, and the secret appears nowhere, even at trace level.
+    let secret = "s3cr3t-that-must-not-leak";
+    let out = env
+        .command(&["-vvv", "invoke", "github-webhook", "--event", &event])
+        .env("REPOWATCH_TEST_WEBHOOK_SECRET", secret)
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["statusCode"].as_u64(), v["body"].as_str()), (Some(401), Some("")));
+    assert!(!all.contains(secret), "the secret leaked: {all}");
 }

@@ -51,6 +51,7 @@ pub struct MemoryStateStore {
     refs: Mutex<RefsByDatasource>,
     keys: Mutex<BTreeMap<IdempotencyKey, KeyState>>,
     builds: Mutex<Vec<BuildRecord>>,
+    deliveries: Mutex<std::collections::BTreeSet<String>>,
     /// When set, every call fails with this message.
     pub fail_with: Mutex<Option<String>>,
 }
@@ -137,6 +138,11 @@ impl StateStore for MemoryStateStore {
         self.check()?;
         lock(&self.builds).push(record.clone());
         Ok(())
+    }
+
+    async fn record_delivery(&self, delivery: &str, _now: Timestamp) -> Result<bool, PortError> {
+        self.check()?;
+        Ok(lock(&self.deliveries).insert(delivery.to_owned()))
     }
 }
 

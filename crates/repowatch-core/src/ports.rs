@@ -99,6 +99,10 @@ pub trait StateStore: Send + Sync {
 
     /// Records the outcome of one dispatch attempt.
     async fn record_build(&self, record: &BuildRecord) -> Result<(), PortError>;
+
+    /// Remembers a webhook delivery id (`X-GitHub-Delivery`) with a
+    /// conditional write: `true` the first time, `false` for a redelivery.
+    async fn record_delivery(&self, delivery: &str, now: Timestamp) -> Result<bool, PortError>;
 }
 
 /// One change to last-seen state.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use repowatch_asl::{Execution, ExecutionOptions, StateMachine, TaskContext, TaskFailure, TaskInvoker};
 use repowatch_core::functions::{self, Function};
+use repowatch_core::secret::SecretString;
 use repowatch_core::steps::{self, RunRequest, RunSummary};
 use repowatch_core::{
     BuildQueue, BuildTarget, Catalog, Clock, Dispatcher, Notifier, RefSource, RunId, StateStore, StepError,
@@ -37,6 +38,8 @@ pub struct Ports {
     pub notifier: Arc<dyn Notifier>,
     pub clock: Arc<dyn Clock>,
     pub dispatcher: Dispatcher,
+    /// `serve.webhook_secret`, resolved; github-webhook refuses to run without it.
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// Why a direct invocation failed.
@@ -93,6 +96,14 @@ pub async fn invoke(ports: &Ports, function: &str, input: Value) -> Result<Value
                 .await?,
         )?,
         functions::NOTIFY => encode(steps::notify(decode(f, input)?, &*p.notifier).await?)?,
+        functions::GITHUB_WEBHOOK => {
+            let secret = p.webhook_secret.as_ref().ok_or_else(|| {
+                StepError::Config(
+                    "github-webhook needs [serve] webhook_secret (e.g. \"env:GITHUB_WEBHOOK_SECRET\")".into(),
+                )
+            })?;
+            encode(steps::github_webhook(decode(f, input)?, secret, &*p.catalog, &*p.store, &*p.clock).await?)?
+        }
         other => return Err(InvokeError::NotAvailable(other.name)),
     };
     Ok(output)

@@ -25,7 +25,25 @@ pub struct App {
 }
 
 impl App {
+    /// Everything but secrets; see [`App::open_with_secrets`].
     pub fn open(config: Config) -> anyhow::Result<App> {
+        Self::build(config, None)
+    }
+
+    /// Also resolves `serve.webhook_secret` (for the commands that verify
+    /// webhooks), once; an unresolvable reference is a usage error.
+    pub fn open_with_secrets(config: Config) -> anyhow::Result<App> {
+        let secret = match config.serve.as_ref().and_then(|s| s.webhook_secret.as_ref()) {
+            Some(reference) => Some(
+                crate::config::resolve_secret("serve.webhook_secret", reference)
+                    .map_err(|e| crate::cli::UsageError(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Self::build(config, secret)
+    }
+
+    fn build(config: Config, webhook_secret: Option<repowatch_core::secret::SecretString>) -> anyhow::Result<App> {
         let db = Arc::new(Db::open(&config.settings.state_dir).with_context(|| {
             format!("cannot open the state store in {} (settings.state_dir)", config.settings.state_dir.display())
         })?);
@@ -49,6 +67,7 @@ impl App {
             notifier: Arc::new(NoNotifier),
             clock: Arc::new(SystemClock),
             dispatcher: Dispatcher { owner: owner.as_str().to_owned(), lease: MIN_LEASE.max(longest_timeout(&config)) },
+            webhook_secret,
         };
         let engine = Engine::new(ports).context("the built-in state machine definition is invalid")?;
         Ok(App { config, store, queue, owner, engine })

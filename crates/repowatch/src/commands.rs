@@ -21,7 +21,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Validate => validate(&cli.config, cli.json),
         command => {
-            let app = App::open(config::load(&cli.config)?)?;
+            let config = config::load(&cli.config)?;
+            let app = match &command {
+                Command::Invoke(args) if args.function == "github-webhook" => App::open_with_secrets(config)?,
+                _ => App::open(config)?,
+            };
             match command {
                 Command::Run(args) => run(&app, args, cli.json).await,
                 Command::Worker(args) => run_worker(&app, args, cli.json).await,

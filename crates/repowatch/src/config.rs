@@ -25,7 +25,7 @@ use std::time::Duration;
 use croner::parser::{CronParser, Seconds, Year};
 use repowatch_core::duration::parse_duration;
 use repowatch_core::rules::{PathFilter, WatchRule, WatchRules};
-use repowatch_core::secret::SecretRef;
+use repowatch_core::secret::{SecretRef, SecretString};
 use repowatch_core::{Datasource, DatasourceId, Location, RefKind, RepoSlug, TargetId, TargetSpec};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -227,6 +227,43 @@ impl ConfigError {
                 field: None,
                 message: message.into(),
             }],
+        }
+    }
+}
+
+/// Why a secret reference could not be resolved. Names the reference, never a value.
+#[derive(Debug, thiserror::Error)]
+#[error("{field} = \"{reference}\": {reason}")]
+pub struct SecretError {
+    pub field: &'static str,
+    pub reference: SecretRef,
+    pub reason: String,
+}
+
+/// Resolves a secret reference, once, at start-up: `env:NAME` from the
+/// environment, `file:PATH` from the file (one trailing newline dropped).
+/// `ssm:` references belong to the AWS deployment.
+pub fn resolve_secret(field: &'static str, reference: &SecretRef) -> Result<SecretString, SecretError> {
+    let fail = |reason: String| SecretError { field, reference: reference.clone(), reason };
+    match reference {
+        SecretRef::Env(name) => match std::env::var(name) {
+            Ok(value) if !value.is_empty() => Ok(SecretString::new(value)),
+            Ok(_) => Err(fail(format!("the environment variable {name} is empty"))),
+            Err(_) => Err(fail(format!("the environment variable {name} is not set"))),
+        },
+        SecretRef::File(path) => match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let value = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+                if value.is_empty() {
+                    Err(fail(format!("{} is empty", path.display())))
+                } else {
+                    Ok(SecretString::new(value))
+                }
+            }
+            Err(e) => Err(fail(format!("cannot read {}: {e}", path.display()))),
+        },
+        SecretRef::Ssm(_) => {
+            Err(fail("SSM parameters are read by the AWS deployment; on one machine use env: or file:".to_owned()))
         }
     }
 }

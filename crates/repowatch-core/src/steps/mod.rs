@@ -4,6 +4,7 @@
 
 pub mod detect_updates;
 pub mod dispatch_build;
+pub mod github_webhook;
 pub mod list_datasources;
 pub mod notify;
 pub mod process_updates;
@@ -12,6 +13,7 @@ pub use detect_updates::{DetectInput, DetectOutput, Detected, detect_updates};
 pub use dispatch_build::{
     DispatchInput, DispatchOutcome, DispatchOutput, DispatchResult, ItemFailure, QueueMessage, dispatch_build,
 };
+pub use github_webhook::{WebhookInput, WebhookOutput, WorkflowRunReport, github_webhook};
 pub use list_datasources::{ListInput, ListOutput, RunRequest, SHARD_SIZE, Shard, list_datasources};
 pub use notify::{
     Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals, notify,

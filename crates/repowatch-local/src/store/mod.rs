@@ -126,6 +126,13 @@ CREATE TABLE IF NOT EXISTS takeovers (
     at         INTEGER NOT NULL
 ) STRICT;
 "#,
+    r#"
+-- 3: webhook delivery ids seen (X-GitHub-Delivery), for dedupe.
+CREATE TABLE deliveries (
+    id          TEXT PRIMARY KEY NOT NULL,
+    received_at INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

@@ -344,6 +344,19 @@ impl StateStore for SqliteStateStore {
             .await
     }
 
+    async fn record_delivery(&self, delivery: &str, now: Timestamp) -> Result<bool, PortError> {
+        let delivery = delivery.to_owned();
+        self.db
+            .call("record the webhook delivery", move |conn| {
+                let inserted = conn.execute(
+                    "INSERT INTO deliveries (id, received_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
+                    params![delivery, ts_to_ns(now)],
+                )?;
+                Ok(inserted == 1)
+            })
+            .await
+    }
+
     async fn record_build(&self, record: &BuildRecord) -> Result<(), PortError> {
         let r = record.clone();
         self.db
@@ -486,6 +499,16 @@ mod tests {
             s.commit_refs(&ds("new"), &[RefChange::Upsert(state("refs/heads/poison", 'c', now))], now).await.is_err()
         );
         assert_eq!(s.load_refs(&ds("new")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_delivery_id_is_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let now = Timestamp::now();
+        assert!(s.record_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", now).await.unwrap());
+        assert!(!s.record_delivery("72d3162e-cc78-11e3-81ab-4c9367dc0958", now).await.unwrap(), "redelivery");
+        assert!(s.record_delivery("another", now).await.unwrap());
     }
 
     #[tokio::test]
