@@ -328,16 +328,7 @@ mod tests {
     use super::*;
 
     fn info() -> ExecutionInfo {
-        ExecutionInfo {
-            id: "arn:exec".into(),
-            name: "run-1".into(),
-            input: json!({"orig": true}),
-            start_time: Timestamp::UNIX_EPOCH,
-            state_machine_id: "arn:sm".into(),
-            state_machine_name: "sm".into(),
-            express: false,
-            role_arn: "arn:role".into(),
-        }
+        test_info()
     }
 
     fn template(v: Value) -> Template {

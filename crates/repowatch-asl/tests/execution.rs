@@ -561,26 +561,15 @@ async fn runs_on_system_clock() {
 /// (`States.JsonToString`) and in outputs: objects are not re-sorted.
 #[tokio::test]
 async fn key_order_of_the_input_is_kept() {
-    let machine = repowatch_asl::StateMachine::from_value(&serde_json::json!({
-        "StartAt": "P",
-        "States": {"P": {"Type": "Pass", "Parameters": {"text.$": "States.JsonToString($.obj)"}, "End": true}}
-    }))
-    .unwrap();
-    let input: serde_json::Value = serde_json::from_str(r#"{"obj": {"zeta": 1, "alpha": {"b": 2, "a": 3}}}"#).unwrap();
-    let clock = repowatch_asl::FakeClock::new(jiff::Timestamp::UNIX_EPOCH);
-    struct NoTasks;
-    #[async_trait::async_trait]
-    impl repowatch_asl::TaskInvoker for NoTasks {
-        async fn invoke(
-            &self,
-            _: &str,
-            input: serde_json::Value,
-            _: repowatch_asl::TaskContext<'_>,
-        ) -> Result<serde_json::Value, repowatch_asl::TaskFailure> {
-            Ok(input)
-        }
-    }
-    let run = repowatch_asl::execute(&machine, input, &NoTasks, &clock, Default::default()).await;
+    let input: Value = serde_json::from_str(r#"{"obj": {"zeta": 1, "alpha": {"b": 2, "a": 3}}}"#).unwrap();
+    let (run, _) = run(
+        json!({
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "Parameters": {"text.$": "States.JsonToString($.obj)"}, "End": true}}
+        }),
+        input,
+    )
+    .await;
     assert_eq!(run.output.unwrap()["text"], r#"{"zeta":1,"alpha":{"b":2,"a":3}}"#);
 }
 
@@ -588,29 +577,17 @@ async fn key_order_of_the_input_is_kept() {
 /// or `(`/`)` inside a filter; only a top-level `,` or `)` ends the argument.
 #[tokio::test]
 async fn intrinsic_path_arguments_may_contain_commas_and_parentheses() {
-    let machine = repowatch_asl::StateMachine::from_value(&serde_json::json!({
-        "StartAt": "P",
-        "States": {"P": {"Type": "Pass", "Parameters": {
-            "union.$": "States.Array($.a[0,2], 'x')",
-            "filtered.$": "States.ArrayLength($.items[?(@.n > 1)])"
-        }, "End": true}}
-    }))
-    .unwrap();
-    let input = serde_json::json!({"a": [10, 11, 12], "items": [{"n": 1}, {"n": 2}, {"n": 3}]});
-    let clock = repowatch_asl::FakeClock::new(jiff::Timestamp::UNIX_EPOCH);
-    struct NoTasks;
-    #[async_trait::async_trait]
-    impl repowatch_asl::TaskInvoker for NoTasks {
-        async fn invoke(
-            &self,
-            _: &str,
-            input: serde_json::Value,
-            _: repowatch_asl::TaskContext<'_>,
-        ) -> Result<serde_json::Value, repowatch_asl::TaskFailure> {
-            Ok(input)
-        }
-    }
-    let run = repowatch_asl::execute(&machine, input, &NoTasks, &clock, Default::default()).await;
+    let (run, _) = run(
+        json!({
+            "StartAt": "P",
+            "States": {"P": {"Type": "Pass", "Parameters": {
+                "union.$": "States.Array($.a[0,2], 'x')",
+                "filtered.$": "States.ArrayLength($.items[?(@.n > 1)])"
+            }, "End": true}}
+        }),
+        json!({"a": [10, 11, 12], "items": [{"n": 1}, {"n": 2}, {"n": 3}]}),
+    )
+    .await;
     assert_eq!(run.error, None, "{:?}", run.cause);
-    assert_eq!(run.output.unwrap(), serde_json::json!({"union": [[10, 12], "x"], "filtered": 2}));
+    assert_eq!(run.output.unwrap(), json!({"union": [[10, 12], "x"], "filtered": 2}));
 }
