@@ -144,6 +144,16 @@ impl StateStore for MemoryStateStore {
         self.check()?;
         Ok(lock(&self.deliveries).insert(delivery.to_owned()))
     }
+
+    async fn record_run_result(&self, result: &RunResult) -> Result<bool, PortError> {
+        self.check()?;
+        let mut found = false;
+        for build in lock(&self.builds).iter_mut().filter(|b| b.run.as_ref().is_some_and(|r| r.id == result.run_id)) {
+            build.result = Some(result.clone());
+            found = true;
+        }
+        Ok(found)
+    }
 }
 
 /// `MemoryBuildQueue`: keeps what was enqueued.
@@ -192,6 +202,7 @@ impl MemoryRefSource {
                     Some(crate::model::RefHead { kind, name: RefName::parse(name).ok()?, commit: commit.clone() })
                 })
                 .collect(),
+            newest_only: vec![],
         };
         lock(&self.refs).insert(id.clone(), Ok(snapshot));
     }
@@ -251,7 +262,7 @@ impl BuildTarget for RecordingBuildTarget {
         if lock(&self.failing).contains(target_id) {
             return Err(DispatchError { exit_code: Some(1), ..DispatchError::new("exit status 1") });
         }
-        Ok(Dispatched { detail: "ok".into(), exit_code: Some(0), output: None })
+        Ok(Dispatched { detail: "ok".into(), exit_code: Some(0), output: None, run: None })
     }
 }
 

@@ -156,6 +156,11 @@ pub struct RefHead {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefSnapshot {
     pub refs: Vec<RefHead>,
+    /// Kinds of which the source reported only the newest (GitHub: the newest
+    /// tags and releases). A last-seen ref of such a kind that is missing from
+    /// `refs` may simply be older, so it is kept, not taken as deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub newest_only: Vec<RefKind>,
 }
 
 /// Last-seen state of one ref, as committed by process-updates.

@@ -103,6 +103,11 @@ pub trait StateStore: Send + Sync {
     /// Remembers a webhook delivery id (`X-GitHub-Delivery`) with a
     /// conditional write: `true` the first time, `false` for a redelivery.
     async fn record_delivery(&self, delivery: &str, now: Timestamp) -> Result<bool, PortError>;
+
+    /// Attaches a `workflow_run` report to the build whose dispatch started
+    /// that run. `false` when no build knows the run (a run started by
+    /// someone else, or by a target that does not return run details).
+    async fn record_run_result(&self, result: &RunResult) -> Result<bool, PortError>;
 }
 
 /// One change to last-seen state.
@@ -140,6 +145,12 @@ pub struct BuildRecord {
     /// Captured output (tail), for `command` targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The run the target started (GitHub Actions), when it told us.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunLink>,
+    /// The latest `workflow_run` report for `run` (filled in by the webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RunResult>,
     /// Set when this attempt took the key over from a dispatcher that died or
     /// timed out; that one may have dispatched already (the documented window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,6 +206,31 @@ pub struct Dispatched {
     pub detail: String,
     pub exit_code: Option<i32>,
     pub output: Option<String>,
+    /// The run the target started, when it says (GitHub's `return_run_details`).
+    pub run: Option<RunLink>,
+}
+
+/// A run a target started for a build: what links a build to its CI run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunLink {
+    /// GitHub's `workflow_run_id`.
+    pub id: u64,
+    /// Where people look at it (`html_url`).
+    pub url: String,
+}
+
+/// How a started run ended (or got on), as GitHub's `workflow_run` event says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunResult {
+    pub run_id: u64,
+    /// `queued`, `in_progress`, `completed` …
+    pub status: String,
+    /// `success`, `failure`, `cancelled` … once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conclusion: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub updated_at: Timestamp,
 }
 
 /// A failed dispatch; the claim is released and the message retried.

@@ -115,7 +115,7 @@ impl CommandTarget {
         };
         let took = format_elapsed(elapsed);
         match status.code() {
-            Some(0) => Ok(Dispatched { detail: format!("exit 0 in {took}"), exit_code: Some(0), output }),
+            Some(0) => Ok(Dispatched { detail: format!("exit 0 in {took}"), exit_code: Some(0), output, run: None }),
             Some(code) => Err(DispatchError {
                 exit_code: Some(code),
                 output,

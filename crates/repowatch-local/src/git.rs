@@ -99,7 +99,7 @@ impl GitRefSource {
             let kind = if name.as_str().starts_with("refs/heads/") { RefKind::Branch } else { RefKind::Tag };
             refs.push(RefHead { kind, name, commit });
         }
-        Ok(RefSnapshot { refs })
+        Ok(RefSnapshot { refs, newest_only: vec![] })
     }
 
     async fn peel_to_commit(&self, path: &Path, name: &str) -> Option<String> {

@@ -114,6 +114,9 @@ pub fn compare(ds: &Datasource, current: &RefSnapshot, last: Option<&[RefState]>
     // Whatever is left was deleted (or is no longer watched): forget it, so a
     // ref that comes back is seen as new.
     for ((kind, name), prev) in previous {
+        if current.newest_only.contains(&kind) {
+            continue;
+        }
         updates.push(Update { kind, name: name.clone(), old: Some(prev.commit.clone()), new: None });
     }
     (false, updates)

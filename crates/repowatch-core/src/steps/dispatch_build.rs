@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::StepError;
 use crate::ids::{CommitSha, DatasourceId, IdempotencyKey, MessageId, RefName, TargetId};
 use crate::model::{BuildRequest, TargetSpec};
-use crate::ports::{BuildRecord, BuildStatus, BuildTarget, Catalog, Claim, Clock, Dispatcher, StateStore};
+use crate::ports::{BuildRecord, BuildStatus, BuildTarget, Catalog, Claim, Clock, Dispatcher, RunLink, StateStore};
 
 /// Extra lease beyond a command's own timeout, for recording its result.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -76,6 +76,9 @@ pub struct DispatchResult {
     pub exit_code: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub took_over_from: Option<String>,
+    /// The CI run the target started, when it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunLink>,
 }
 
 pub async fn dispatch_build(
@@ -118,6 +121,7 @@ async fn dispatch_one(
         detail,
         exit_code: None,
         took_over_from: None,
+        run: None,
     };
     let expected = IdempotencyKey::derive(&req.datasource, &req.git_ref, &req.commit, &req.target);
     if expected != req.key {
@@ -163,9 +167,9 @@ async fn dispatch_one(
 
     let call = target.dispatch(&req.target, &spec, req).await;
     let finished_at = clock.now();
-    let (status, detail, exit_code, output) = match &call {
-        Ok(d) => (BuildStatus::Succeeded, d.detail.clone(), d.exit_code, d.output.clone()),
-        Err(e) => (BuildStatus::Failed, e.detail.clone(), e.exit_code, e.output.clone()),
+    let (status, detail, exit_code, output, run) = match &call {
+        Ok(d) => (BuildStatus::Succeeded, d.detail.clone(), d.exit_code, d.output.clone(), d.run.clone()),
+        Err(e) => (BuildStatus::Failed, e.detail.clone(), e.exit_code, e.output.clone(), None),
     };
     let record = BuildRecord {
         request: req.clone(),
@@ -177,6 +181,8 @@ async fn dispatch_one(
         detail: detail.clone(),
         exit_code,
         output,
+        run: run.clone(),
+        result: None,
         took_over_from: took_over_from.clone(),
     };
     // Mark done (or release) before recording: the claim is what prevents a duplicate.
@@ -197,5 +203,5 @@ async fn dispatch_one(
         }
         (BuildStatus::Failed, _) => DispatchOutcome::Failed,
     };
-    DispatchResult { exit_code, took_over_from, ..result(outcome, detail) }
+    DispatchResult { exit_code, took_over_from, run, ..result(outcome, detail) }
 }

@@ -5,9 +5,9 @@
 //! turns a ref change into runs for the datasources that watch that ref. It
 //! does no slow work: the caller starts the runs after answering.
 //!
-//! `workflow_run` events are parsed and returned (`workflow_run`); recording
-//! them on the build they belong to arrives with the workflow_dispatch target,
-//! which is what links a GitHub run id to a build.
+//! `workflow_run` events are recorded on the build whose dispatch started
+//! that run (the workflow_dispatch target links a GitHub run id to a build
+//! through `return_run_details`) and returned as `workflow_run`.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use crate::error::StepError;
 use crate::github_events::{self, GithubEvent};
 use crate::ids::{CommitSha, DatasourceId};
 use crate::model::{DetectionSource, Location, RepoSlug};
-use crate::ports::{Catalog, Clock, StateStore};
+use crate::ports::{Catalog, Clock, RunResult, StateStore};
 use crate::secret::SecretString;
 use crate::signature;
 use crate::steps::list_datasources::RunRequest;
@@ -62,6 +62,9 @@ pub struct WorkflowRunReport {
     pub head_sha: Option<CommitSha>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html_url: Option<String>,
+    /// A build of ours started this run, and now carries its result.
+    #[serde(default)]
+    pub recorded: bool,
 }
 
 fn answer(status_code: u16, body: impl Into<String>) -> WebhookOutput {
@@ -112,9 +115,31 @@ pub async fn github_webhook(
         GithubEvent::Ping { .. } => Ok(answer(200, "pong")),
         GithubEvent::Ignored { reason } => Ok(answer(200, format!("ignored: {reason}"))),
         GithubEvent::WorkflowRun { repo, run_id, action, status, conclusion, head_sha, html_url } => {
+            let result = RunResult {
+                run_id,
+                status: status.clone().unwrap_or_else(|| action.clone()),
+                conclusion: conclusion.clone(),
+                url: html_url.clone(),
+                updated_at: clock.now(),
+            };
+            let recorded = store.record_run_result(&result).await.map_err(StepError::Store)?;
+            let body = if recorded {
+                format!("workflow run {run_id} recorded on its build")
+            } else {
+                format!("workflow run {run_id} was not started by repowatch: nothing to record")
+            };
             Ok(WebhookOutput {
-                workflow_run: Some(WorkflowRunReport { repo, run_id, action, status, conclusion, head_sha, html_url }),
-                ..answer(200, "workflow run received")
+                workflow_run: Some(WorkflowRunReport {
+                    repo,
+                    run_id,
+                    action,
+                    status,
+                    conclusion,
+                    head_sha,
+                    html_url,
+                    recorded,
+                }),
+                ..answer(200, body)
             })
         }
         GithubEvent::RefChanged { repo, kind, git_ref, .. } => {

@@ -133,6 +133,19 @@ CREATE TABLE deliveries (
     received_at INTEGER NOT NULL
 ) STRICT;
 "#,
+    r#"
+-- 4: the CI run a dispatch started (GitHub's return_run_details), and the
+-- latest workflow_run report per run. Reports are kept even before the build
+-- record exists: GitHub may announce the run before the dispatcher writes it.
+ALTER TABLE builds ADD COLUMN run_id INTEGER;
+CREATE INDEX builds_run_id ON builds (run_id) WHERE run_id IS NOT NULL;
+CREATE TABLE workflow_runs (
+    run_id     INTEGER PRIMARY KEY NOT NULL,
+    completed  INTEGER NOT NULL,
+    result     TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

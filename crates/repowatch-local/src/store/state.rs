@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use repowatch_core::{
     BuildRecord, BuildStatus, Claim, DatasourceId, IdempotencyKey, Pending, PortError, RefChange, RefKind, RefName,
-    RefState, StateStore,
+    RefState, RunResult, StateStore,
 };
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -83,9 +83,13 @@ impl SqliteStateStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.db
             .call("read build records", move |conn| {
-                let mut stmt = conn.prepare("SELECT record FROM builds ORDER BY id DESC LIMIT ?1")?;
-                let rows = stmt.query_map([limit], |r| r.get::<_, String>(0))?;
-                rows.map(|r| parse_record(&r?)).collect()
+                let mut stmt = conn.prepare(&format!("{BUILDS_WITH_RESULTS} ORDER BY b.id DESC LIMIT ?1"))?;
+                let rows = stmt.query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+                rows.map(|r| {
+                    let (record, result) = r?;
+                    with_result(&record, result.as_deref())
+                })
+                .collect()
             })
             .await
     }
@@ -95,9 +99,13 @@ impl SqliteStateStore {
         let key = key.as_str().to_owned();
         self.db
             .call("read build records", move |conn| {
-                let mut stmt = conn.prepare("SELECT record FROM builds WHERE key = ?1 ORDER BY id")?;
-                let rows = stmt.query_map([key], |r| r.get::<_, String>(0))?;
-                rows.map(|r| parse_record(&r?)).collect()
+                let mut stmt = conn.prepare(&format!("{BUILDS_WITH_RESULTS} WHERE b.key = ?1 ORDER BY b.id"))?;
+                let rows = stmt.query_map([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+                rows.map(|r| {
+                    let (record, result) = r?;
+                    with_result(&record, result.as_deref())
+                })
+                .collect()
             })
             .await
     }
@@ -167,6 +175,18 @@ impl SqliteStateStore {
 
 fn parse_record(text: &str) -> Result<BuildRecord, DbError> {
     serde_json::from_str(text).map_err(|e| corrupt("build record", e))
+}
+
+/// Build records with the latest workflow_run report of their run.
+const BUILDS_WITH_RESULTS: &str =
+    "SELECT b.record, w.result FROM builds b LEFT JOIN workflow_runs w ON w.run_id = b.run_id";
+
+fn with_result(record: &str, result: Option<&str>) -> Result<BuildRecord, DbError> {
+    let mut build = parse_record(record)?;
+    if let Some(result) = result {
+        build.result = Some(serde_json::from_str(result).map_err(|e| corrupt("workflow run result", e))?);
+    }
+    Ok(build)
 }
 
 fn kind_from_str(s: &str) -> Result<RefKind, DbError> {
@@ -357,6 +377,30 @@ impl StateStore for SqliteStateStore {
             .await
     }
 
+    async fn record_run_result(&self, result: &RunResult) -> Result<bool, PortError> {
+        let result = result.clone();
+        let run_id = i64::try_from(result.run_id)
+            .map_err(|_| PortError::new(format!("workflow run id {} is out of range", result.run_id)))?;
+        self.db
+            .call("record the workflow run result", move |conn| {
+                let json = serde_json::to_string(&result)
+                    .map_err(|e| PortError::with_source("cannot encode the run result", e))?;
+                let completed = i64::from(result.status == "completed");
+                // Reports may arrive out of order: a completed run stays completed.
+                conn.execute(
+                    "INSERT INTO workflow_runs (run_id, completed, result, updated_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(run_id) DO UPDATE SET completed = excluded.completed, result = excluded.result,
+                                                       updated_at = excluded.updated_at
+                     WHERE excluded.completed >= workflow_runs.completed",
+                    params![run_id, completed, json, ts_to_ns(result.updated_at)],
+                )?;
+                let known: i64 =
+                    conn.query_row("SELECT COUNT(*) FROM builds WHERE run_id = ?1", [run_id], |r| r.get(0))?;
+                Ok(known > 0)
+            })
+            .await
+    }
+
     async fn record_build(&self, record: &BuildRecord) -> Result<(), PortError> {
         let r = record.clone();
         self.db
@@ -368,8 +412,8 @@ impl StateStore for SqliteStateStore {
                 };
                 conn.execute(
                     "INSERT INTO builds (key, datasource, ref, commit_sha, target, message_id, receive_count, started_at, finished_at,
-                                         status, detail, exit_code, output, took_over_from, record)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                                         status, detail, exit_code, output, took_over_from, record, run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                     params![
                         r.request.key.as_str(),
                         r.request.datasource.as_str(),
@@ -386,6 +430,7 @@ impl StateStore for SqliteStateStore {
                         r.output,
                         r.took_over_from,
                         json,
+                        r.run.as_ref().and_then(|run| i64::try_from(run.id).ok()),
                     ],
                 )?;
                 Ok(())
@@ -596,6 +641,8 @@ mod tests {
             detail: "exit 3 in 0.1 s".into(),
             exit_code: Some(3),
             output: Some("boom\n".into()),
+            run: None,
+            result: None,
             took_over_from: None,
         };
         s.record_build(&rec).await.unwrap();
@@ -624,5 +671,54 @@ mod tests {
         let run2 = RunRecord { id: "run-2".into(), started_at: add(now, Duration::from_secs(10)), ..run.clone() };
         s.record_run(&run2).await.unwrap();
         assert_eq!(s.recent_runs(10).await.unwrap(), vec![run2, run]);
+    }
+
+    #[tokio::test]
+    async fn workflow_run_results_attach_to_the_build_that_started_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let result = |status: &str, conclusion: Option<&str>, at: i64| RunResult {
+            run_id: 42,
+            status: status.into(),
+            conclusion: conclusion.map(Into::into),
+            url: Some("https://github.com/o/r/actions/runs/42".into()),
+            updated_at: Timestamp::from_second(at).unwrap(),
+        };
+        // GitHub may announce the run before the dispatcher records the build.
+        assert!(!s.record_run_result(&result("queued", None, 1)).await.unwrap());
+        let req = repowatch_core::BuildRequest::new(
+            ds("api"),
+            RefName::parse("refs/heads/main").unwrap(),
+            sha('a'),
+            RefKind::Branch,
+            DetectionSource::Webhook,
+            TargetId::parse("deploy").unwrap(),
+            now,
+            repowatch_core::RunId::parse("run-1").unwrap(),
+        );
+        let rec = BuildRecord {
+            request: req.clone(),
+            message_id: MessageId::parse("m1").unwrap(),
+            receive_count: 1,
+            started_at: now,
+            finished_at: now,
+            status: BuildStatus::Succeeded,
+            detail: "workflow run 42".into(),
+            exit_code: None,
+            output: None,
+            run: Some(repowatch_core::RunLink { id: 42, url: "https://github.com/o/r/actions/runs/42".into() }),
+            result: None,
+            took_over_from: None,
+        };
+        s.record_build(&rec).await.unwrap();
+        assert_eq!(s.builds_for_key(&req.key).await.unwrap()[0].result, Some(result("queued", None, 1)));
+        assert!(s.record_run_result(&result("completed", Some("failure"), 3)).await.unwrap());
+        // A late in_progress report does not undo the completion.
+        assert!(s.record_run_result(&result("in_progress", None, 2)).await.unwrap());
+        let got = s.recent_builds(1).await.unwrap().remove(0).result.unwrap();
+        assert_eq!((got.status.as_str(), got.conclusion.as_deref()), ("completed", Some("failure")));
+        // Another run id is not ours.
+        assert!(!s.record_run_result(&RunResult { run_id: 7, ..result("completed", None, 4) }).await.unwrap());
     }
 }

@@ -122,6 +122,29 @@ async fn a_deleted_ref_has_no_new_commit() {
     assert_eq!(got, detected("api", vec![update(RefKind::Tag, tag("v1"), Some(2), None)]));
 }
 
+#[test]
+fn a_kind_reported_newest_only_keeps_older_refs_that_fell_out_of_the_window() {
+    // GitHub reports the newest tags only: v1 missing from the answer is older, not deleted.
+    let ds = api("api");
+    let last = vec![
+        ref_state(RefKind::Tag, tag("v1"), sha(1), t0()),
+        ref_state(RefKind::Branch, branch("main"), sha(3), t0()),
+    ];
+    let snapshot = RefSnapshot {
+        refs: vec![RefHead { kind: RefKind::Tag, name: tag("v2"), commit: sha(2) }],
+        newest_only: vec![RefKind::Tag],
+    };
+    let (_, updates) = compare(&ds, &snapshot, Some(&last));
+    assert_eq!(
+        updates,
+        vec![
+            update(RefKind::Tag, tag("v2"), None, Some(2)),
+            // Branches are reported in full, so a missing branch is deleted.
+            update(RefKind::Branch, branch("main"), Some(3), None),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_ref_no_longer_watched_is_reported_as_deleted() {
     // `dev` was recorded under an older `watch`; it still exists but is not watched now.
@@ -239,7 +262,7 @@ proptest! {
         if reversed {
             heads.reverse();
         }
-        let snapshot = RefSnapshot { refs: heads };
+        let snapshot = RefSnapshot { refs: heads, newest_only: vec![] };
         let states: Option<Vec<RefState>> = last.as_ref().map(|l| {
             l.iter().map(|((kind, name), commit)| ref_state(*kind, name.clone(), commit.clone(), t0())).collect()
         });

@@ -87,6 +87,7 @@ fn result(message: &QueueMessage, outcome: DispatchOutcome, detail: &str) -> Dis
         detail: detail.into(),
         exit_code: None,
         took_over_from: None,
+        run: None,
     }
 }
 
