@@ -22,6 +22,9 @@ pub enum RuleError {
     Empty { rule: String },
 }
 
+/// Characters with a meaning in a glob.
+const GLOB_META: &[char] = &['*', '?', '[', ']', '{', '}', '\\'];
+
 fn compile(pattern: &str) -> Result<GlobMatcher, String> {
     GlobBuilder::new(pattern)
         .literal_separator(true)
@@ -65,6 +68,23 @@ impl WatchRule {
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The glob after `kind:` (`*` for a bare `release`).
+    pub fn pattern(&self) -> &str {
+        self.text.split_once(':').map_or("*", |(_, p)| p)
+    }
+
+    /// The one short name the rule matches, when its pattern has no glob syntax.
+    pub fn literal(&self) -> Option<&str> {
+        let p = self.pattern();
+        (!p.contains(GLOB_META)).then_some(p)
+    }
+
+    /// What every name the rule matches starts with (may be empty).
+    pub fn literal_prefix(&self) -> &str {
+        let p = self.pattern();
+        p.find(GLOB_META).map_or(p, |i| &p[..i])
     }
 
     pub fn matches(&self, kind: RefKind, reference: &RefName) -> bool {
@@ -200,6 +220,17 @@ mod tests {
         assert!(!w.matches(RefKind::Branch, &r("refs/heads/v1")), "kind must match too");
         let all = WatchRules::parse(&["branch:**"]).unwrap();
         assert!(all.matches(RefKind::Branch, &r("refs/heads/a/b/c")));
+    }
+
+    #[test]
+    fn literal_and_prefix() {
+        let rule = |s: &str| WatchRule::parse(s).unwrap();
+        assert_eq!(rule("branch:main").literal(), Some("main"));
+        assert_eq!(rule("branch:release/*").literal(), None);
+        assert_eq!(rule("branch:release/*").literal_prefix(), "release/");
+        assert_eq!(rule("tag:v[0-9]*").literal_prefix(), "v");
+        assert_eq!(rule("release").pattern(), "*");
+        assert_eq!(rule("release").literal_prefix(), "");
     }
 
     #[test]
