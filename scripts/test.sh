@@ -15,16 +15,22 @@ if ! need git; then
 fi
 
 # From npm, cached outside the checkout: asl-validator, the reference our
-# definition validation is compared with (tests/e2e/validator.rs), and GitHub's
-# example webhook payloads (tests/e2e/github_events.rs).
+# definition validation is compared with (tests/e2e/validator.rs); GitHub's
+# example webhook payloads (tests/e2e/github_events.rs); GitHub's OpenAPI
+# description and GraphQL schema with the validators that check the fake
+# GitHub against them (scripts/github-contract.mjs).
+npm_packages=(asl-validator@3.16.0 @octokit/webhooks-examples@7.6.1 @octokit/openapi@23.0.2
+  @octokit/graphql-schema@15.26.1 graphql@16 ajv@8.17.1 ajv-formats@3.0.1)
 if need npm; then
   node_dir="$HOME/.cache/repowatch/node"
-  if [ ! -x "$node_dir/node_modules/.bin/asl-validator" ] || [ ! -d "$node_dir/node_modules/@octokit/webhooks-examples" ]; then
+  stamp="$node_dir/.installed"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "${npm_packages[*]}" ]; then
     mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --no-audit --no-fund --silent asl-validator@3.16.0 @octokit/webhooks-examples@7.6.1
+    npm install --prefix "$node_dir" --no-audit --no-fund --silent "${npm_packages[@]}"
+    echo "${npm_packages[*]}" > "$stamp"
   fi
 else
-  echo "npm is missing: the asl-validator comparison will check our side only" >&2
+  echo "npm is missing: the asl-validator comparison and the fake GitHub's contract check are skipped" >&2
 fi
 
 if cargo fmt --version >/dev/null 2>&1; then

@@ -13,4 +13,5 @@ mod events;
 mod github_events;
 mod invariants;
 mod pipeline;
+mod serve;
 mod validator;

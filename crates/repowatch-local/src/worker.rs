@@ -23,6 +23,8 @@ pub struct WorkerOptions {
     /// that dies releases its messages at once (see [`Owner`]); this bounds the
     /// wait when the worker is alive but stuck.
     pub visibility: Duration,
+    /// Keep every result in the report (a long-running worker does not).
+    pub keep_results: bool,
 }
 
 /// What a worker did before it stopped.
@@ -89,7 +91,9 @@ pub async fn work(
                     }
                 }
                 tracing::info!(key = %result.key, outcome = ?result.outcome, detail = %result.detail, "build message handled");
-                report.results.push(result);
+                if options.keep_results {
+                    report.results.push(result);
+                }
             }
         }
     }

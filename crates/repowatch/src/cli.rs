@@ -39,6 +39,8 @@ pub enum Command {
     Run(RunArgs),
     /// Consume the build queue and dispatch builds.
     Worker(WorkerArgs),
+    /// Home-server mode: the webhook endpoint, the schedule, the worker and a status page, in one process.
+    Serve(ServeArgs),
     /// Datasources with last-seen refs, recent runs and builds, queue and DLQ depth.
     Status(StatusArgs),
     /// Inspect and replay parked build requests (the dead-letter queue).
@@ -72,6 +74,16 @@ pub struct WorkerArgs {
     /// How often to look for new messages when the queue is empty.
     #[arg(long, default_value = "2s", value_parser = parse_duration_arg, value_name = "DURATION")]
     pub poll: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen here instead of [serve] listen (default 127.0.0.1:8080).
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Do not run the daily schedule (webhooks and build requests only).
+    #[arg(long)]
+    pub no_schedule: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use repowatch_local::engine::{self, new_run_id};
 use repowatch_local::worker::{self, WorkReport, WorkerOptions};
 use serde_json::{Value, json};
 
-use crate::app::App;
+use crate::app::{App, Needs};
 use crate::cli::{AslCommand, Cli, Command, DlqCommand, Outcome, RunArgs, StatusArgs, UsageError, WorkerArgs};
 use crate::{config, render};
 
@@ -22,13 +22,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate => validate(&cli.config, cli.json),
         command => {
             let config = config::load(&cli.config)?;
-            let app = match &command {
-                Command::Invoke(args) if args.function == "github-webhook" => App::open_with_secrets(config)?,
-                _ => App::open(config)?,
+            let needs = match &command {
+                Command::Invoke(args) if args.function == "github-webhook" => Needs::Everything,
+                Command::Serve(_) => Needs::Everything,
+                Command::Run(_) | Command::Worker(_) | Command::Invoke(_) => Needs::Pipeline,
+                _ => Needs::Nothing,
             };
+            let app = App::open(config, needs)?;
             match command {
                 Command::Run(args) => run(&app, args, cli.json).await,
                 Command::Worker(args) => run_worker(&app, args, cli.json).await,
+                Command::Serve(args) => crate::serve::serve(app, args, cli.json).await,
                 Command::Status(args) => status(&app, args, cli.json).await,
                 Command::Dlq(DlqCommand::List) => dlq_list(&app, cli.json).await,
                 Command::Dlq(DlqCommand::Redrive { ids }) => dlq_redrive(&app, &ids, cli.json).await,
@@ -89,25 +93,7 @@ async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
         None => None,
     };
     let request = RunRequest { source: DetectionSource::Manual, datasource };
-    let started_at = SystemClock.now();
-    let run_id = new_run_id(started_at)?;
-    let report = app.engine.run(&request, run_id.clone()).await;
-    let status = report.summary.as_ref().map_or("failed", |s| s.status.as_str()).to_owned();
-    let record = RunRecord {
-        id: run_id.to_string(),
-        started_at,
-        finished_at: Some(SystemClock.now()),
-        status,
-        summary: report
-            .summary
-            .as_ref()
-            .map(serde_json::to_value)
-            .transpose()?
-            .or_else(|| Some(json!({ "error": report.execution.error, "cause": report.execution.cause }))),
-    };
-    if let Err(e) = app.store.record_run(&record).await {
-        tracing::warn!(error = %e.chain(), "cannot record the run");
-    }
+    let report = execute_run(app, &request).await?;
 
     let work = if args.drain { Some(drain(app, true, std::time::Duration::from_secs(1)).await?) } else { None };
     let builds = match &work {
@@ -115,9 +101,13 @@ async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
         None => vec![],
     };
     if json {
-        print_json(&json!({ "run": report, "builds": work.as_ref().map(|w| &w.results) }))?;
+        let github = app.github.as_ref().map(|g| g.budget());
+        print_json(&json!({ "run": report, "builds": work.as_ref().map(|w| &w.results), "github": github }))?;
     } else {
         print!("{}", render::run_summary(&app.config, &report));
+        if let Some(github) = &app.github {
+            println!("{}", render::github_budget(&github.budget(), &app.config.settings.timezone));
+        }
         if let Some(w) = &work {
             print!("{}", render::work_summary(w, &builds, app.queue.depth().await.ok()));
         }
@@ -127,8 +117,35 @@ async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {
     Ok(if run_ok && builds_ok { Outcome::Success } else { Outcome::Failure })
 }
 
+/// One pipeline execution, recorded in the store with its summary (and the
+/// GitHub budget left, when this process talks to GitHub).
+pub async fn execute_run(app: &App, request: &RunRequest) -> anyhow::Result<engine::RunReport> {
+    let started_at = SystemClock.now();
+    let run_id = new_run_id(started_at)?;
+    let report = app.engine.run(request, run_id.clone()).await;
+    let status = report.summary.as_ref().map_or("failed", |s| s.status.as_str()).to_owned();
+    let mut summary = match &report.summary {
+        Some(s) => serde_json::to_value(s)?,
+        None => json!({ "error": report.execution.error, "cause": report.execution.cause }),
+    };
+    if let (Some(github), Value::Object(map)) = (&app.github, &mut summary) {
+        map.insert("github".into(), serde_json::to_value(github.budget())?);
+    }
+    let record = RunRecord {
+        id: run_id.to_string(),
+        started_at,
+        finished_at: Some(SystemClock.now()),
+        status,
+        summary: Some(summary),
+    };
+    if let Err(e) = app.store.record_run(&record).await {
+        tracing::warn!(error = %e.chain(), "cannot record the run");
+    }
+    Ok(report)
+}
+
 async fn drain(app: &App, once: bool, poll: std::time::Duration) -> anyhow::Result<WorkReport> {
-    let options = WorkerOptions { once, poll, visibility: app.visibility() };
+    let options = WorkerOptions { once, poll, visibility: app.visibility(), keep_results: true };
     Ok(worker::work(&app.queue, app.ports(), &app.owner, &options, shutdown_signal()).await?)
 }
 
@@ -227,7 +244,7 @@ async fn invoke(app: &App, function: &str, event: &std::path::Path, _json: bool)
 fn validate(path: &std::path::Path, json: bool) -> anyhow::Result<Outcome> {
     let mut problems: Vec<String> = Vec::new();
     match config::load(path) {
-        Ok(_) => {}
+        Ok(c) => problems.extend(c.missing_github()),
         Err(e) => problems.extend(e.problems.iter().map(|p| p.to_string())),
     }
     let definition: Value = serde_json::from_str(engine::PIPELINE_DEFINITION).unwrap_or(Value::Null);

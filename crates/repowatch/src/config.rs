@@ -101,6 +101,37 @@ impl Language {
     }
 }
 
+impl Config {
+    /// What reads or dispatches through GitHub (`datasource "api"`, `target "deploy"`):
+    /// these need `[github]` with a token.
+    pub fn github_users(&self) -> Vec<String> {
+        self.datasources
+            .iter()
+            .filter(|d| matches!(d.location, Location::Github(_)))
+            .map(|d| format!("datasource {:?}", d.id.as_str()))
+            .chain(
+                self.targets
+                    .iter()
+                    .filter(|(_, t)| {
+                        matches!(t, TargetSpec::WorkflowDispatch { .. } | TargetSpec::RepositoryDispatch { .. })
+                    })
+                    .map(|(id, _)| format!("target {:?}", id.as_str())),
+            )
+            .collect()
+    }
+
+    /// The problem when GitHub is used but `[github]` is missing.
+    pub fn missing_github(&self) -> Option<String> {
+        let users = self.github_users();
+        let first = users.first().filter(|_| self.github.is_none())?;
+        Some(format!(
+            "{}: {first}{} reads GitHub, but there is no [github] table; add [github] with token = \"env:GITHUB_TOKEN\" (or ssm:/…, file:…)",
+            self.path.display(),
+            if users.len() > 1 { format!(" (and {} more)", users.len() - 1) } else { String::new() }
+        ))
+    }
+}
+
 /// `[github]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GithubSettings {
@@ -114,6 +145,11 @@ pub struct GithubSettings {
 pub struct ServeSettings {
     pub listen: SocketAddr,
     pub webhook_secret: Option<SecretRef>,
+    /// Verifies `X-Repowatch-Signature-256` of build requests from another
+    /// repowatch (`POST /webhooks/build`); unset, the endpoint answers 404.
+    pub build_secret: Option<SecretRef>,
+    /// The targets a received build request runs on (this machine's own).
+    pub build_targets: Vec<TargetId>,
 }
 
 /// One `[[notify]]` channel.
@@ -331,10 +367,17 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
     let settings = settings(&mut cx, doc.get("settings"), &base_dir);
     let github = doc.get("github").and_then(|v| github(&mut cx, v, &base_dir));
     let (targets, target_names) = targets(&mut cx, doc.get("targets"), &base_dir);
-    let datasources = datasources(&mut cx, doc.get("datasources"), &base_dir, &target_names);
-    let serve = doc.get("serve").and_then(|v| serve(&mut cx, v, &base_dir));
+    // A build runner that only receives builds from another repowatch watches nothing itself.
+    let receiver_only = doc
+        .get("serve")
+        .and_then(|s| match s.get_ref() {
+            DeValue::Table(t) => t.get("build_targets"),
+            _ => None,
+        })
+        .is_some();
+    let datasources = datasources(&mut cx, doc.get("datasources"), &base_dir, &target_names, receiver_only);
+    let serve = doc.get("serve").and_then(|v| serve(&mut cx, v, &base_dir, &target_names));
     let notify = notify(&mut cx, doc.get("notify"), &base_dir);
-
     if cx.problems.is_empty() {
         Ok(Config { path: path.to_path_buf(), base_dir, settings, github, datasources, targets, serve, notify })
     } else {
@@ -484,8 +527,13 @@ fn github(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Opt
     Some(GithubSettings { token: token?, api_url })
 }
 
-fn serve(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Option<ServeSettings> {
-    const KEYS: &[&str] = &["listen", "webhook_secret"];
+fn serve(
+    cx: &mut Cx<'_>,
+    value: &Spanned<DeValue<'_>>,
+    base_dir: &Path,
+    target_names: &BTreeSet<String>,
+) -> Option<ServeSettings> {
+    const KEYS: &[&str] = &["listen", "webhook_secret", "build_secret", "build_targets"];
     let raw: raw::RawServe = cx.table(value, KEYS, "serve", "[serve]")?;
     let listen = match raw.listen {
         None => SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -505,7 +553,38 @@ fn serve(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Opti
         None => None,
         Some(s) => Some(secret(cx, s, "serve.webhook_secret", base_dir)?),
     };
-    Some(ServeSettings { listen, webhook_secret })
+    let build_secret = match &raw.build_secret {
+        None => None,
+        Some(s) => Some(secret(cx, s, "serve.build_secret", base_dir)?),
+    };
+    let mut build_targets = Vec::new();
+    for (i, t) in raw.build_targets.as_ref().map(|l| l.get_ref().as_slice()).unwrap_or_default().iter().enumerate() {
+        let field = format!("serve.build_targets[{i}]");
+        match TargetId::parse(t.get_ref()) {
+            Ok(id) if target_names.contains(id.as_str()) => build_targets.push(id),
+            Ok(id) => cx.err(
+                t.span(),
+                &field,
+                format!("no target {:?} is declared; add [targets.{id}] or remove it", id.as_str()),
+            ),
+            Err(e) => cx.err(t.span(), &field, e.to_string()),
+        }
+    }
+    let unlisted = raw.build_targets.as_ref().is_none_or(|l| l.get_ref().is_empty());
+    match (&build_secret, unlisted, raw.build_targets.as_ref()) {
+        (None, false, Some(list)) => cx.err(
+            list.span(),
+            "serve.build_secret",
+            "build_targets is set but build_secret is not; add build_secret = \"env:REPOWATCH_BUILD_SECRET\" (the secret the sender signs with)",
+        ),
+        (Some(_), true, _) => {
+            if let Some(s) = raw.build_secret.as_ref() {
+                cx.err(s.span(), "serve.build_targets", "build_secret is set but build_targets is empty; name the targets received builds run on, e.g. build_targets = [\"local\"]")
+            }
+        }
+        _ => {}
+    }
+    Some(ServeSettings { listen, webhook_secret, build_secret, build_targets })
 }
 
 // ---------------------------------------------------------------------------
@@ -742,10 +821,13 @@ fn datasources(
     value: Option<&Spanned<DeValue<'_>>>,
     base_dir: &Path,
     target_names: &BTreeSet<String>,
+    receiver_only: bool,
 ) -> Vec<Datasource> {
-    const HOW: &str = "declare at least one [[datasources]] table, with an id, a repo or path, and targets";
+    const HOW: &str = "declare at least one [[datasources]] table, with an id, a repo or path, and targets (or, for a build runner only, [serve] build_targets)";
     let Some(value) = value else {
-        cx.at(None, Some("datasources"), HOW);
+        if !receiver_only {
+            cx.at(None, Some("datasources"), HOW);
+        }
         return Vec::new();
     };
     let items = match value.get_ref() {

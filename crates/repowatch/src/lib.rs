@@ -7,3 +7,6 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod render;
+pub mod routing;
+pub mod schedule;
+pub mod serve;

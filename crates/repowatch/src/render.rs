@@ -125,6 +125,31 @@ pub async fn build_lines(app: &App, work: &WorkReport) -> Vec<Option<BuildRecord
     records
 }
 
+/// One line on what GitHub detection cost and what is left.
+pub fn github_budget(b: &repowatch_github::Budget, tz: &jiff::tz::TimeZone) -> String {
+    let mut line = format!(
+        "GitHub: {} GraphQL quer{} ({} point{}), {} REST request{}",
+        b.graphql_requests,
+        if b.graphql_requests == 1 { "y" } else { "ies" },
+        b.graphql_points,
+        if b.graphql_points == 1 { "" } else { "s" },
+        b.rest_requests,
+        if b.rest_requests == 1 { "" } else { "s" }
+    );
+    if let Some(g) = b.graphql {
+        line.push_str(&format!(
+            "; {} of {} points left until {}",
+            g.remaining,
+            g.limit,
+            g.reset.to_zoned(tz.clone()).strftime("%H:%M %Z")
+        ));
+    }
+    if b.limited > 0 {
+        line.push_str(&format!("; waited out {} rate limit(s)", b.limited));
+    }
+    line
+}
+
 pub fn work_summary(work: &WorkReport, records: &[Option<BuildRecord>], depth: Option<(u64, u64, u64)>) -> String {
     let mut out = String::new();
     let _ = writeln!(

@@ -145,6 +145,12 @@ CREATE TABLE workflow_runs (
     result     TEXT NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT;
+-- The last occurrence of each schedule that ran (`repowatch serve`), so a run
+-- missed while the machine was off is caught up at start.
+CREATE TABLE schedules (
+    name     TEXT PRIMARY KEY NOT NULL,
+    last_run INTEGER NOT NULL
+) STRICT;
 "#,
 ];
 

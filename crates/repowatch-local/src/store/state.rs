@@ -94,6 +94,46 @@ impl SqliteStateStore {
             .await
     }
 
+    /// The last occurrence of schedule `name` that ran.
+    pub async fn schedule_last_run(&self, name: &str) -> Result<Option<Timestamp>, PortError> {
+        let name = name.to_owned();
+        self.db
+            .call("read the schedule", move |conn| {
+                let at: Option<i64> = conn
+                    .query_row("SELECT last_run FROM schedules WHERE name = ?1", [name], |r| r.get(0))
+                    .optional()?;
+                Ok(at.map(ns_to_ts))
+            })
+            .await
+    }
+
+    /// Remembers that the occurrence `at` of schedule `name` ran.
+    pub async fn set_schedule_last_run(&self, name: &str, at: Timestamp) -> Result<(), PortError> {
+        let name = name.to_owned();
+        self.db
+            .call("record the schedule", move |conn| {
+                conn.execute(
+                    "INSERT INTO schedules (name, last_run) VALUES (?1, ?2)
+                     ON CONFLICT(name) DO UPDATE SET last_run = MAX(last_run, excluded.last_run)",
+                    params![name, ts_to_ns(at)],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Forgets a delivery id, so a request whose work could not be stored
+    /// is accepted again when it is resent.
+    pub async fn forget_delivery(&self, delivery: &str) -> Result<(), PortError> {
+        let delivery = delivery.to_owned();
+        self.db
+            .call("forget the delivery", move |conn| {
+                conn.execute("DELETE FROM deliveries WHERE id = ?1", [delivery])?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Every dispatch attempt of one build, oldest first.
     pub async fn builds_for_key(&self, key: &IdempotencyKey) -> Result<Vec<BuildRecord>, PortError> {
         let key = key.as_str().to_owned();

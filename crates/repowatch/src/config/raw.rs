@@ -96,6 +96,8 @@ pub(super) struct RawCommand {
 pub(super) struct RawServe {
     pub listen: S<String>,
     pub webhook_secret: S<RawSecret>,
+    pub build_secret: S<RawSecret>,
+    pub build_targets: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -346,7 +346,7 @@ command = ["make"]
 kind = "command"
 command = ["make"]
 "#,
-            r#"repowatch.toml: datasources: declare at least one [[datasources]] table, with an id, a repo or path, and targets"#,
+            r#"repowatch.toml: datasources: declare at least one [[datasources]] table, with an id, a repo or path, and targets (or, for a build runner only, [serve] build_targets)"#,
         ),
         (
             "single brackets where a list is expected",
@@ -597,6 +597,8 @@ fn full_example_parses_to_the_expected_values() {
         Some(ServeSettings {
             listen: "127.0.0.1:8080".parse().unwrap(),
             webhook_secret: Some(SecretRef::Env("GITHUB_WEBHOOK_SECRET".into())),
+            build_secret: None,
+            build_targets: vec![],
         })
     );
     assert_eq!(
@@ -669,7 +671,15 @@ fn defaults() {
         "{MINIMAL}\n[github]\ntoken = \"env:GITHUB_TOKEN\"\n\n[serve]\n\n[[notify]]\nkind = \"webhook\"\nurl = \"env:HOOK_URL\"\n\n[settings]\nlanguage = \"en\"\ntimezone = \"UTC\"\n"
     ));
     assert_eq!(c.github.map(|g| g.api_url), Some("https://api.github.com".to_owned()));
-    assert_eq!(c.serve, Some(ServeSettings { listen: "127.0.0.1:8080".parse().unwrap(), webhook_secret: None }));
+    assert_eq!(
+        c.serve,
+        Some(ServeSettings {
+            listen: "127.0.0.1:8080".parse().unwrap(),
+            webhook_secret: None,
+            build_secret: None,
+            build_targets: vec![]
+        })
+    );
     assert_eq!(c.notify[0].on, vec![NotifyOn::Failure, NotifyOn::Alarm]);
     assert_eq!(c.settings.language, Language::En);
     assert_eq!(c.settings.timezone, jiff::tz::TimeZone::UTC);
@@ -869,3 +879,45 @@ const FRAGMENTS: &[&str] = &[
     "'' = \"\"",
     "",
 ];
+
+#[test]
+fn github_repositories_and_targets_need_a_github_table() {
+    let text = r#"[[datasources]]
+id = "api"
+repo = "octo-org/api"
+targets = ["rd"]
+
+[targets.rd]
+kind = "repository_dispatch"
+repo = "octo-org/api"
+event_type = "build"
+"#;
+    assert_eq!(
+        parse_ok(text).missing_github().unwrap(),
+        "repowatch.toml: datasource \"api\" (and 1 more) reads GitHub, but there is no [github] table; add [github] with token = \"env:GITHUB_TOKEN\" (or ssm:/…, file:…)"
+    );
+    let c = parse_ok(&format!("[github]\ntoken = \"env:GITHUB_TOKEN\"\n\n{text}"));
+    assert_eq!(c.missing_github(), None);
+    assert_eq!(c.github.unwrap().api_url, "https://api.github.com");
+}
+
+#[test]
+fn serve_build_requests_need_a_secret_and_declared_targets() {
+    let base = "[targets.local]\nkind = \"command\"\ncommand = [\"true\"]\n\n[serve]\n";
+    let c = parse_ok(&format!("{base}build_secret = \"env:B\"\nbuild_targets = [\"local\"]\n"));
+    let serve = c.serve.unwrap();
+    assert_eq!(serve.build_secret, Some(SecretRef::Env("B".into())));
+    assert_eq!(serve.build_targets, vec![TargetId::parse("local").unwrap()]);
+    assert_eq!(
+        parse_err(&format!("{base}build_secret = \"env:B\"\nbuild_targets = [\"gpu\"]\n")),
+        "repowatch.toml:7:18: serve.build_targets[0]: no target \"gpu\" is declared; add [targets.gpu] or remove it"
+    );
+    assert!(
+        parse_err(&format!("{base}build_targets = [\"local\"]\n"))
+            .contains("serve.build_secret: build_targets is set but build_secret is not")
+    );
+    assert!(
+        parse_err(&format!("{base}build_secret = \"env:B\"\n"))
+            .contains("serve.build_targets: build_secret is set but build_targets is empty")
+    );
+}

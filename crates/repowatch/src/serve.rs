@@ -1,0 +1,328 @@
+//! `repowatch serve`: home-server mode in one process.
+//!
+//! - `POST /webhooks/github`: GitHub's webhooks, through the github-webhook
+//!   step (signature, dedupe, routing). It answers first; the runs it asks
+//!   for start after the answer, one at a time.
+//! - `POST /webhooks/build`: signed build requests from another repowatch
+//!   (its `webhook` target). Verified with `serve.build_secret`, deduped by
+//!   `X-Repowatch-Key`, queued for this machine's `serve.build_targets`.
+//! - the schedule: the daily reconcile in `settings.timezone`, catching up a
+//!   run missed while the machine was off;
+//! - the worker: dispatches queued builds as they arrive;
+//! - `GET /healthz`, and `GET /` (the status, as text for now).
+//!
+//! SIGTERM or Ctrl-C: stop accepting, finish the requests, runs and build in
+//! hand, then exit. Nothing accepted is lost: what is queued stays queued.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use repowatch_core::steps::{self, RunRequest, WebhookInput};
+use repowatch_core::{
+    BuildQueue, BuildRequest, Clock, DetectionSource, IdempotencyKey, StateStore, SystemClock, signature,
+};
+use repowatch_local::worker::{self, WorkerOptions};
+use tokio::sync::{Mutex, watch};
+use tokio::task::JoinSet;
+
+use crate::app::App;
+use crate::cli::{Outcome, ServeArgs};
+use crate::schedule::{self, Schedule, StartUp};
+use crate::{commands, render};
+
+/// GitHub sends webhook payloads up to 25 MB.
+const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
+/// A build request is a few hundred bytes.
+const MAX_BUILD_BODY: usize = 64 * 1024;
+/// How often the worker looks at an empty queue: a webhook's build starts within this.
+const WORKER_POLL: Duration = Duration::from_millis(200);
+const SCHEDULE_NAME: &str = "daily";
+
+struct Shared {
+    app: Arc<App>,
+    /// Runs one at a time: a webhook's run waits for the scheduled one.
+    run_lock: Mutex<()>,
+    /// Runs started after a webhook's answer, awaited at shutdown.
+    runs: std::sync::Mutex<JoinSet<()>>,
+}
+
+pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outcome> {
+    let listen = args.listen.or(app.config.serve.as_ref().map(|s| s.listen)).unwrap_or(([127, 0, 0, 1], 8080).into());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (serve.listen)"))?;
+    let local = listener.local_addr().context("cannot read the listening address")?;
+    if app.ports().webhook_secret.is_none() {
+        tracing::warn!("[serve] webhook_secret is not set: POST /webhooks/github answers 503");
+    }
+    let app = Arc::new(app);
+    let shared =
+        Arc::new(Shared { app: app.clone(), run_lock: Mutex::new(()), runs: std::sync::Mutex::new(JoinSet::new()) });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let router = Router::new()
+        .route("/webhooks/github", post(github_webhook).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)))
+        .route("/webhooks/build", post(build_request).layer(DefaultBodyLimit::max(MAX_BUILD_BODY)))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(status_page))
+        .with_state(shared.clone());
+
+    let worker = {
+        let app = app.clone();
+        let stop = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            let options =
+                WorkerOptions { once: false, poll: WORKER_POLL, visibility: app.visibility(), keep_results: false };
+            worker::work(&app.queue, app.ports(), &app.owner, &options, stop).await
+        })
+    };
+    let scheduler = (!args.no_schedule).then(|| tokio::spawn(scheduler(shared.clone(), stop_rx.clone())));
+
+    let line = format!("repowatch serve: listening on http://{local}");
+    if json {
+        println!("{}", serde_json::json!({ "listening": format!("http://{local}") }));
+    } else {
+        println!("{line}");
+    }
+    tracing::info!(%local, "listening");
+
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let served = server.await;
+
+    // Drain: the runs webhooks started, the scheduled run, the build in hand.
+    let mut runs = std::mem::take(&mut *shared.runs.lock().map_err(|_| anyhow::anyhow!("run list poisoned"))?);
+    while runs.join_next().await.is_some() {}
+    if let Some(s) = scheduler {
+        let _ = s.await;
+    }
+    let worked = worker.await.context("the worker task failed")?;
+    served.context("the HTTP server failed")?;
+    worked.map_err(|e| anyhow::anyhow!("the worker stopped: {}", e.chain()))?;
+    if !json {
+        println!("repowatch serve: stopped; queued builds stay queued for the next start");
+    }
+    Ok(Outcome::Success)
+}
+
+/// Completes when `rx` says stop.
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping: requests, runs and the build in hand finish first");
+}
+
+async fn run_now(shared: &Shared, request: RunRequest) {
+    let _one_at_a_time = shared.run_lock.lock().await;
+    match commands::execute_run(&shared.app, &request).await {
+        Ok(report) => {
+            let status = report.summary.as_ref().map_or("failed", |s| s.status.as_str());
+            tracing::info!(run = %report.run_id, source = request.source.as_str(), datasource = ?request.datasource.as_ref().map(|d| d.as_str()), status, "run finished");
+        }
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "the run could not start"),
+    }
+}
+
+async fn scheduler(shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    let settings = &shared.app.config.settings;
+    let schedule = match Schedule::new(&settings.schedule, settings.timezone.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "settings.schedule: the schedule does not run");
+            return;
+        }
+    };
+    let store = &shared.app.store;
+    let now = SystemClock.now();
+    let last = store.schedule_last_run(SCHEDULE_NAME).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e.chain(), "cannot read the schedule's last run; assuming none");
+        None
+    });
+    match schedule::on_start(&schedule, now, last) {
+        StartUp::Baseline(due) => record_fire(store, due).await,
+        StartUp::CatchUp(due) => {
+            tracing::info!(missed = %due, "catching up the scheduled run missed while repowatch was not running");
+            run_now(&shared, RunRequest { source: DetectionSource::Schedule, datasource: None }).await;
+            record_fire(store, due).await;
+        }
+        StartUp::UpToDate => {}
+    }
+    let mut stop_wait = Box::pin(stopped(stop));
+    loop {
+        let Some(next) = schedule.next_after(SystemClock.now()) else {
+            tracing::warn!(schedule = %settings.schedule, "the schedule never fires within a year; not scheduling");
+            return;
+        };
+        tracing::info!(next = %next.to_zoned(settings.timezone.clone()), "next scheduled run");
+        let wait = next.duration_since(SystemClock.now()).try_into().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            () = &mut stop_wait => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        run_now(&shared, RunRequest { source: DetectionSource::Schedule, datasource: None }).await;
+        record_fire(store, next).await;
+    }
+}
+
+async fn record_fire(store: &repowatch_local::SqliteStateStore, at: jiff::Timestamp) {
+    if let Err(e) = store.set_schedule_last_run(SCHEDULE_NAME, at).await {
+        tracing::warn!(error = %e.chain(), "cannot record the scheduled run; it may be caught up again at the next start");
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body.into()).into_response()
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn github_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let ports = shared.app.ports();
+    let Some(secret) = ports.webhook_secret.as_ref() else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "webhooks are off: set [serve] webhook_secret\n");
+    };
+    let headers: BTreeMap<String, String> =
+        headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned()))).collect();
+    // The step verifies the raw bytes: a body that is not UTF-8 travels as base64.
+    let input = match String::from_utf8(body.to_vec()) {
+        Ok(body) => WebhookInput { headers, body, is_base64_encoded: false },
+        Err(e) => WebhookInput {
+            headers,
+            body: base64::engine::general_purpose::STANDARD.encode(e.as_bytes()),
+            is_base64_encoded: true,
+        },
+    };
+    let output = match steps::github_webhook(input, secret, &*ports.catalog, &*ports.store, &*ports.clock).await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e.cause(), "github-webhook failed");
+            return text(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log\n");
+        }
+    };
+    for request in output.runs {
+        let shared2 = shared.clone();
+        if let Ok(mut runs) = shared.runs.lock() {
+            // Reap finished runs so the set stays small on a long-lived server.
+            while runs.try_join_next().is_some() {}
+            runs.spawn(async move { run_now(&shared2, request).await });
+        }
+    }
+    let status = StatusCode::from_u16(output.status_code).unwrap_or(StatusCode::OK);
+    text(status, format!("{}\n", output.body))
+}
+
+async fn build_request(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let app = &shared.app;
+    let (Some(secret), Some(serve)) = (app.build_secret.as_ref(), app.config.serve.as_ref()) else {
+        return text(StatusCode::NOT_FOUND, "build requests are off: set [serve] build_secret and build_targets\n");
+    };
+    // Nothing is read before the signature holds, and a refusal says nothing more.
+    if signature::verify(secret, &body, header_str(&headers, repowatch_github::SIGNATURE_HEADER)).is_err() {
+        return text(StatusCode::UNAUTHORIZED, "");
+    }
+    let request: BuildRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("the body is not a build request: {e}\n")),
+    };
+    let derived = IdempotencyKey::derive(&request.datasource, &request.git_ref, &request.commit, &request.target);
+    if derived != request.key || header_str(&headers, repowatch_github::KEY_HEADER) != Some(request.key.as_str()) {
+        return text(
+            StatusCode::BAD_REQUEST,
+            "X-Repowatch-Key must equal the body's key, derived from its datasource, ref, commit and target\n",
+        );
+    }
+    let delivery = format!("build:{}", request.key);
+    let now = SystemClock.now();
+    match app.store.record_delivery(&delivery, now).await {
+        Ok(true) => {}
+        Ok(false) => return text(StatusCode::OK, format!("duplicate: build {} was already accepted\n", request.key)),
+        Err(e) => {
+            tracing::error!(error = %e.chain(), "cannot record the build request");
+            return text(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; resend later\n");
+        }
+    }
+    let local: Vec<BuildRequest> = serve
+        .build_targets
+        .iter()
+        .map(|target| {
+            BuildRequest::new(
+                request.datasource.clone(),
+                request.git_ref.clone(),
+                request.commit.clone(),
+                request.kind,
+                request.source,
+                target.clone(),
+                request.detected_at,
+                request.run_id.clone(),
+            )
+        })
+        .collect();
+    match app.queue.enqueue(&local).await {
+        Ok(ids) => {
+            tracing::info!(key = %request.key, datasource = %request.datasource, builds = ids.len(), "build request accepted");
+            text(StatusCode::ACCEPTED, format!("accepted: {} build(s) queued\n", ids.len()))
+        }
+        Err(e) => {
+            // Not queued: forget the key so the sender's retry is accepted.
+            if let Err(f) = app.store.forget_delivery(&delivery).await {
+                tracing::error!(error = %f.chain(), "cannot forget the build request; its resend will be taken as a duplicate");
+            }
+            tracing::error!(error = %e.chain(), "cannot queue the build request");
+            text(StatusCode::SERVICE_UNAVAILABLE, "cannot queue the build; resend later\n")
+        }
+    }
+}
+
+async fn status_page(State(shared): State<Arc<Shared>>) -> Response {
+    let app = &shared.app;
+    let page = async {
+        let seen = app.store.list_refs_all().await?;
+        let runs = app.store.recent_runs(10).await?;
+        let builds = app.store.recent_builds(10).await?;
+        let depth = app.queue.depth().await?;
+        Ok::<_, repowatch_core::PortError>(render::status(&app.config, &seen, &runs, &builds, depth))
+    };
+    match page.await {
+        Ok(body) => text(StatusCode::OK, body),
+        Err(e) => {
+            tracing::error!(error = %e.chain(), "cannot read the status");
+            text(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable\n")
+        }
+    }
+}
