@@ -114,8 +114,12 @@ function checkCommon(index, ex) {
   if (ex.status === 403 || ex.status === 429) {
     const retry = res['retry-after'];
     const primary = res['x-ratelimit-remaining'] === '0' && isIntString(res['x-ratelimit-reset']);
-    if (!isIntString(retry) && !primary) {
-      problem(index, ex, '/response_headers', `a ${ex.status} must carry retry-after, or x-ratelimit-remaining: 0 with x-ratelimit-reset, as GitHub's rate limits do`);
+    // GitHub documents secondary limits that name no time: "If the retry-after
+    // response header is not present ... wait for at least one minute".
+    const message = typeof ex.response_body?.message === 'string' ? ex.response_body.message : '';
+    const secondary = /secondary rate limit/i.test(message);
+    if (!isIntString(retry) && !primary && !secondary) {
+      problem(index, ex, '/response_headers', `a ${ex.status} must carry retry-after, or x-ratelimit-remaining: 0 with x-ratelimit-reset, or be a secondary rate limit, as GitHub's rate limits do`);
     }
   }
 }
