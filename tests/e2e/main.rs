@@ -10,6 +10,7 @@ mod support;
 mod cli;
 mod crash;
 mod events;
+mod github;
 mod github_events;
 mod invariants;
 mod pipeline;
