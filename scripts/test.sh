@@ -33,6 +33,21 @@ else
   echo "npm is missing: the asl-validator comparison and the fake GitHub's contract check are skipped" >&2
 fi
 
+# From PyPI, into a venv cached outside the checkout: moto server, the AWS
+# protocol peer the AWS adapters are tested against (crates/repowatch-aws/tests).
+py_packages=("moto[server]==5.2.5")
+venv="${REPOWATCH_VENV:-$HOME/.cache/repowatch/venv}"
+if need python3; then
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "${py_packages[*]}" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${py_packages[@]}"
+    echo "${py_packages[*]}" > "$venv/.installed"
+  fi
+  export REPOWATCH_VENV="$venv"
+else
+  echo "python3 is missing: the AWS adapter tests against moto are skipped" >&2
+fi
+
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check
 else

@@ -1,0 +1,11 @@
+//! AWS adapters for repowatch's ports: the state store and catalog on one
+//! DynamoDB table, the build queue on SQS, secrets from SSM Parameter Store.
+//! Used by the Lambda crates in functions/; the local CLI never links it.
+
+pub mod dynamo;
+pub mod sqs;
+pub mod ssm;
+
+pub use dynamo::DynamoTable;
+pub use sqs::SqsBuildQueue;
+pub use ssm::read_parameters;
