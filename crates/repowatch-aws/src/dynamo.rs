@@ -191,6 +191,19 @@ impl DynamoTable {
     }
 }
 
+impl DynamoTable {
+    /// Every target of the catalog.
+    pub async fn targets(&self) -> Result<Vec<(TargetId, TargetSpec)>, PortError> {
+        let mut out = Vec::new();
+        for item in self.catalog("TARGET#").await? {
+            let id = get_s(&item, "sk").and_then(|sk| sk.strip_prefix("TARGET#")).unwrap_or_default();
+            let id = TargetId::parse(id).map_err(|e| PortError::with_source("DynamoDB: a target id", e))?;
+            out.push((id, decode("a target", get_s(&item, "spec"))?));
+        }
+        Ok(out)
+    }
+}
+
 #[async_trait]
 impl Catalog for DynamoTable {
     async fn datasources(&self) -> Result<Vec<Datasource>, PortError> {

@@ -2,10 +2,13 @@
 //! DynamoDB table, the build queue on SQS, secrets from SSM Parameter Store.
 //! Used by the Lambda crates in functions/; the local CLI never links it.
 
+pub mod config;
 pub mod dynamo;
+pub mod lambda;
 pub mod sqs;
 pub mod ssm;
 
+pub use config::LambdaConfig;
 pub use dynamo::DynamoTable;
 pub use sqs::SqsBuildQueue;
 pub use ssm::read_parameters;

@@ -1,0 +1,390 @@
+//! Lambda glue: what each function does with its payload, shared by the six
+//! thin crates in functions/. A step's error reaches Step Functions with
+//! `errorType` = [`StepError::error_name`], the same name the local
+//! interpreter matches, so Retry/Catch behave alike in both worlds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use repowatch_core::secret::SecretString;
+use repowatch_core::steps::{self, QueueMessage, WebhookInput};
+use repowatch_core::{
+    BuildRequest, BuildTarget, DispatchError, Dispatched, Dispatcher, MessageId, StepError, SystemClock, TargetId,
+    TargetSpec,
+};
+use repowatch_github::{ClientOptions, GithubClient, GithubRefSource, GithubTarget, WebhookTarget};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::LambdaConfig;
+use crate::{DynamoTable, SqsBuildQueue, read_parameters};
+
+/// The SDK configuration from the Lambda environment (region, credentials
+/// from the execution role's environment variables: no network call at init).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// Logs as the Lambda runtime formats them (to CloudWatch Logs via stdout).
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// A step's failure, as the Lambda runtime reports it.
+#[derive(Debug)]
+pub struct StepFailure(pub StepError);
+
+impl From<StepFailure> for Diagnostic {
+    fn from(f: StepFailure) -> Self {
+        Diagnostic { error_type: f.0.error_name().to_owned(), error_message: f.0.cause() }
+    }
+}
+
+impl From<StepError> for StepFailure {
+    fn from(e: StepError) -> Self {
+        Self(e)
+    }
+}
+
+/// A failure of init (config, secrets): the function cannot start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InitError(pub String);
+
+/// Everything the handlers need, built once per sandbox.
+pub struct Ports {
+    pub config: LambdaConfig,
+    pub table: DynamoTable,
+    pub queue: Option<SqsBuildQueue>,
+    pub sfn: aws_sdk_sfn::Client,
+    pub github: Option<Arc<GithubClient>>,
+    pub webhook_secret: Option<SecretString>,
+    pub target_secrets: BTreeMap<TargetId, SecretString>,
+    pub http: reqwest::Client,
+    pub clock: SystemClock,
+}
+
+impl Ports {
+    /// Clients and secrets, once: the SDK config from the Lambda environment,
+    /// the SSM parameters the function was pointed at (and, for dispatch-build,
+    /// the secrets of the catalog's webhook targets).
+    pub async fn init(
+        config: LambdaConfig,
+        sdk: &aws_config::SdkConfig,
+        with_target_secrets: bool,
+    ) -> Result<Self, InitError> {
+        let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
+        let ssm = aws_sdk_ssm::Client::new(sdk);
+        let mut names: Vec<String> =
+            [&config.github_token_parameter, &config.webhook_secret_parameter].into_iter().flatten().cloned().collect();
+        let mut webhook_targets = Vec::new();
+        if with_target_secrets {
+            for (id, spec) in table.targets().await.map_err(|e| InitError(e.chain()))? {
+                if let TargetSpec::Webhook { secret: repowatch_core::secret::SecretRef::Ssm(name), .. } = spec {
+                    names.push(name.clone());
+                    webhook_targets.push((id, name));
+                }
+            }
+        }
+        let secrets = if names.is_empty() {
+            BTreeMap::new()
+        } else {
+            read_parameters(&ssm, &names).await.map_err(|e| InitError(e.chain()))?
+        };
+        let take = |name: &Option<String>| name.as_ref().and_then(|n| secrets.get(n).cloned());
+        let http = repowatch_github::http_client(
+            &format!("repowatch/{}", env!("CARGO_PKG_VERSION")),
+            std::time::Duration::from_secs(30),
+        )
+        .map_err(|e| InitError(e.to_string()))?;
+        let github = match take(&config.github_token_parameter) {
+            Some(token) => Some(Arc::new(
+                GithubClient::with_http(http.clone(), &token, ClientOptions::new(config.github_api_url.clone()))
+                    .map_err(|e| InitError(e.to_string()))?,
+            )),
+            None => None,
+        };
+        let target_secrets =
+            webhook_targets.into_iter().filter_map(|(id, name)| secrets.get(&name).cloned().map(|s| (id, s))).collect();
+        Ok(Self {
+            queue: config.build_queue_url.clone().map(|url| SqsBuildQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
+            sfn: aws_sdk_sfn::Client::new(sdk),
+            webhook_secret: take(&config.webhook_secret_parameter),
+            github,
+            target_secrets,
+            http,
+            table,
+            config,
+            clock: SystemClock,
+        })
+    }
+
+    fn refs(&self) -> Result<GithubRefSource, StepError> {
+        self.github.clone().map(GithubRefSource::new).ok_or_else(|| {
+            StepError::Config("REPOWATCH_GITHUB_TOKEN_PARAMETER is not set: this function cannot read GitHub".into())
+        })
+    }
+
+    fn queue(&self) -> Result<&SqsBuildQueue, StepError> {
+        self.queue.as_ref().ok_or_else(|| StepError::Config("REPOWATCH_BUILD_QUEUE_URL is not set".into()))
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(name: &str, input: Value) -> Result<T, StepError> {
+    serde_json::from_value(input).map_err(|e| StepError::InvalidInput(format!("{name} input: {e}")))
+}
+
+fn encode<T: Serialize>(output: T) -> Result<Value, StepError> {
+    serde_json::to_value(output).map_err(|e| StepError::InvalidInput(format!("cannot serialise the output: {e}")))
+}
+
+pub async fn list_datasources(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
+    let input = decode("list-datasources", event.payload)?;
+    Ok(encode(steps::list_datasources(input, &ports.table, &ports.clock).await?)?)
+}
+
+pub async fn detect_updates(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
+    let input = decode("detect-updates", event.payload)?;
+    let refs = ports.refs()?;
+    Ok(encode(steps::detect_updates(input, &ports.table, &ports.table, &refs).await?)?)
+}
+
+pub async fn process_updates(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
+    let input = decode("process-updates", event.payload)?;
+    let refs = ports.refs()?;
+    let out = steps::process_updates(input, &ports.table, &ports.table, ports.queue()?, &refs, &ports.clock).await?;
+    Ok(encode(out)?)
+}
+
+pub async fn notify(_ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
+    // Step Functions' notify input, or an SNS event carrying CloudWatch alarms.
+    if event.payload.get("Records").is_some() {
+        let records = event.payload["Records"].as_array().cloned().unwrap_or_default();
+        for record in records {
+            let message = record.pointer("/Sns/Message").and_then(Value::as_str).unwrap_or_default();
+            let alarm: Value = serde_json::from_str(message).unwrap_or(Value::String(message.to_owned()));
+            let name = alarm.get("AlarmName").and_then(|v| v.as_str()).unwrap_or("(not an alarm)");
+            let state = alarm.get("NewStateValue").and_then(|v| v.as_str()).unwrap_or("?");
+            tracing::warn!(alarm = name, state, "alarm received; notification channels are not built yet (issue 7)");
+        }
+        return Ok(serde_json::json!({ "alarms": "logged" }));
+    }
+    let input = decode("notify", event.payload)?;
+    Ok(encode(steps::notify(input, &NoChannels).await?)?)
+}
+
+/// Until notification channels are built (issue 7), a deployment has none.
+struct NoChannels;
+
+#[async_trait::async_trait]
+impl repowatch_core::Notifier for NoChannels {
+    fn channels(&self) -> Vec<String> {
+        Vec::new()
+    }
+    async fn send(&self, _n: &repowatch_core::steps::Notification) -> Result<(), repowatch_core::PortError> {
+        Ok(())
+    }
+}
+
+/// SQS's partial-batch answer, exactly: any other top-level key reads as
+/// "no failures" and would delete the whole batch.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct BatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// Routes a dispatch by target kind: GitHub or the signed webhook (no commands on AWS).
+pub struct CloudTarget<'a> {
+    github: Option<GithubTarget>,
+    webhook: WebhookTarget,
+    _ports: &'a Ports,
+}
+
+#[async_trait::async_trait]
+impl BuildTarget for CloudTarget<'_> {
+    async fn dispatch(
+        &self,
+        id: &TargetId,
+        target: &TargetSpec,
+        request: &BuildRequest,
+    ) -> Result<Dispatched, DispatchError> {
+        match target {
+            TargetSpec::Webhook { .. } => self.webhook.dispatch(id, target, request).await,
+            TargetSpec::WorkflowDispatch { .. } | TargetSpec::RepositoryDispatch { .. } => match &self.github {
+                Some(g) => g.dispatch(id, target, request).await,
+                None => Err(DispatchError::new(
+                    "REPOWATCH_GITHUB_TOKEN_PARAMETER is not set: GitHub targets cannot dispatch",
+                )),
+            },
+            TargetSpec::Command { .. } => Err(DispatchError::new(format!(
+                "target {id:?} is a command target, which runs only with repowatch on one machine; use a webhook target to reach it"
+            ))),
+        }
+    }
+}
+
+/// dispatch-build on an SQS batch. A record whose body is not a build request
+/// is reported as a failure (retried, then parked in the DLQ), never dropped.
+pub async fn dispatch_build(ports: &Ports, event: LambdaEvent<SqsEvent>) -> Result<BatchResponse, StepFailure> {
+    let mut failures = Vec::new();
+    let mut messages = Vec::new();
+    for record in event.payload.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let parsed = record
+            .body
+            .as_deref()
+            .ok_or_else(|| "no body".to_owned())
+            .and_then(|b| serde_json::from_str::<BuildRequest>(b).map_err(|e| e.to_string()));
+        let message_id = MessageId::parse(id.clone());
+        match (parsed, message_id) {
+            (Ok(body), Ok(message_id)) => {
+                let receive_count =
+                    record.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1);
+                messages.push(QueueMessage { message_id, receive_count, body });
+            }
+            (Err(e), _) => {
+                tracing::error!(message_id = %id, error = %e, "not a build request; left for the DLQ");
+                failures.push(ItemFailure { item_identifier: id });
+            }
+            (_, Err(e)) => {
+                tracing::error!(message_id = %id, error = %e, "a message without a usable id");
+                failures.push(ItemFailure { item_identifier: id });
+            }
+        }
+    }
+    if !messages.is_empty() {
+        let target = CloudTarget {
+            github: ports.github.clone().map(GithubTarget::new),
+            webhook: WebhookTarget::new(ports.http.clone(), ports.target_secrets.clone()),
+            _ports: ports,
+        };
+        let dispatcher = Dispatcher { owner: event.context.request_id.clone(), lease: ports.config.dispatch_lease };
+        let out = steps::dispatch_build(
+            steps::DispatchInput { messages },
+            &ports.table,
+            &ports.table,
+            &target,
+            &ports.clock,
+            &dispatcher,
+        )
+        .await?;
+        for r in &out.results {
+            tracing::info!(key = %r.key, outcome = ?r.outcome, detail = %r.detail, "build message handled");
+        }
+        failures.extend(
+            out.batch_item_failures.into_iter().map(|f| ItemFailure { item_identifier: f.item_identifier.to_string() }),
+        );
+    }
+    Ok(BatchResponse { batch_item_failures: failures })
+}
+
+/// A Function URL request, the parts github-webhook reads.
+#[derive(Debug, Deserialize)]
+pub struct UrlRequest {
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default, rename = "isBase64Encoded")]
+    pub is_base64_encoded: bool,
+}
+
+/// A Function URL response.
+#[derive(Debug, Serialize)]
+pub struct UrlResponse {
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+/// Function URLs take at most 6 MB; GitHub sends up to 25 MB. Over the limit
+/// is refused with 413 before anything else.
+pub const MAX_WEBHOOK_BODY: usize = 6 * 1024 * 1024;
+
+fn url_response(status_code: u16, body: impl Into<String>) -> UrlResponse {
+    let headers = BTreeMap::from([("content-type".to_owned(), "text/plain; charset=utf-8".to_owned())]);
+    UrlResponse { status_code, headers, body: body.into() }
+}
+
+/// github-webhook behind a Function URL: verify, dedupe, answer, and start one
+/// execution per run, named by the delivery id and datasource (Step Functions
+/// refuses a second execution of the same name: a retry starts nothing twice).
+pub async fn github_webhook(ports: &Ports, event: LambdaEvent<UrlRequest>) -> Result<UrlResponse, StepFailure> {
+    let request = event.payload;
+    let body = request.body.unwrap_or_default();
+    if body.len() > MAX_WEBHOOK_BODY {
+        return Ok(url_response(413, "payload too large\n"));
+    }
+    let Some(secret) = ports.webhook_secret.as_ref() else {
+        return Err(StepError::Config("REPOWATCH_WEBHOOK_SECRET_PARAMETER is not set".into()).into());
+    };
+    let delivery =
+        request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("x-github-delivery")).map(|(_, v)| v.clone());
+    let input = WebhookInput { headers: request.headers, body, is_base64_encoded: request.is_base64_encoded };
+    let out = steps::github_webhook(input, secret, &ports.table, &ports.table, &ports.clock).await?;
+    if let (false, Some(arn)) = (out.runs.is_empty(), ports.config.state_machine_arn.as_ref()) {
+        for run in &out.runs {
+            let name =
+                execution_name(delivery.as_deref().unwrap_or("delivery"), run.datasource.as_ref().map(|d| d.as_str()));
+            let input = serde_json::to_string(run).map_err(|e| StepError::InvalidInput(e.to_string()))?;
+            let started = ports.sfn.start_execution().state_machine_arn(arn).name(&name).input(input).send().await;
+            if let Err(e) = started {
+                let code = aws_sdk_sfn::error::ProvideErrorMetadata::code(&e).map(str::to_owned);
+                if code.as_deref() != Some("ExecutionAlreadyExists") {
+                    // GitHub does not redeliver: fail so the delivery shows red and the daily run catches up.
+                    return Err(StepError::Store(repowatch_core::PortError::new(format!(
+                        "cannot start the run: {}",
+                        aws_sdk_sfn::error::DisplayErrorContext(e)
+                    )))
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(url_response(out.status_code, format!("{}\n", out.body)))
+}
+
+/// Step Functions execution names: ≤ 80 characters of `[A-Za-z0-9_-]`.
+pub fn execution_name(delivery: &str, datasource: Option<&str>) -> String {
+    let raw = format!("gh-{delivery}-{}", datasource.unwrap_or("all"));
+    let clean: String =
+        raw.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    clean.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_errors_keep_their_names_on_the_way_out() {
+        let d: Diagnostic = StepFailure(StepError::Config("x".into())).into();
+        assert_eq!(d.error_type, StepError::Config("x".into()).error_name());
+    }
+
+    #[test]
+    fn batch_response_is_the_exact_shape_sqs_reads() {
+        let r = BatchResponse { batch_item_failures: vec![ItemFailure { item_identifier: "m-1".into() }] };
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"batchItemFailures":[{"itemIdentifier":"m-1"}]}"#);
+        let empty = BatchResponse { batch_item_failures: vec![] };
+        assert_eq!(serde_json::to_string(&empty).unwrap(), r#"{"batchItemFailures":[]}"#);
+    }
+
+    #[test]
+    fn execution_names_are_valid() {
+        let n = execution_name("72d3162e-cc78-11e3-81ab-4c9367dc0958", Some("api"));
+        assert_eq!(n, "gh-72d3162e-cc78-11e3-81ab-4c9367dc0958-api");
+        assert!(execution_name(&"x".repeat(200), Some("a b")).len() <= 80);
+        assert!(execution_name("a/b", None).chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+}

@@ -1,0 +1,18 @@
+//! dispatch-build: consumes the SQS build queue and dispatches each build once, reporting per-message failures.
+//! Thin by design: config and clients once at init, then the shared handler.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use repowatch_aws::LambdaConfig;
+use repowatch_aws::lambda::{self, Ports};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda::init_tracing();
+    let config = LambdaConfig::from_env()?;
+    let sdk = lambda::sdk_config().await;
+    let ports: &'static Ports = Box::leak(Box::new(Ports::init(config, &sdk, true).await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
+        lambda::dispatch_build(ports, event)
+    }))
+    .await
+}

@@ -1,0 +1,16 @@
+//! process-updates: applies the watch rules, enqueues build requests, then commits last-seen state.
+//! Thin by design: config and clients once at init, then the shared handler.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use repowatch_aws::LambdaConfig;
+use repowatch_aws::lambda::{self, Ports};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda::init_tracing();
+    let config = LambdaConfig::from_env()?;
+    let sdk = lambda::sdk_config().await;
+    let ports: &'static Ports = Box::leak(Box::new(Ports::init(config, &sdk, false).await?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| lambda::process_updates(ports, event))).await
+}
