@@ -33,19 +33,26 @@ else
   echo "npm is missing: the asl-validator comparison and the fake GitHub's contract check are skipped" >&2
 fi
 
-# From PyPI, into a venv cached outside the checkout: moto server, the AWS
-# protocol peer the AWS adapters are tested against (crates/repowatch-aws/tests).
-py_packages=("moto[server]==5.2.5")
-venv="${REPOWATCH_VENV:-$HOME/.cache/repowatch/venv}"
-if need python3; then
-  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "${py_packages[*]}" ]; then
+# From PyPI, into venvs cached outside the checkout (one per tool family:
+# aws-sam-cli pins its own cfn-lint): moto server, the AWS protocol peer the
+# AWS adapters are tested against (crates/repowatch-aws/tests); the SAM CLI;
+# cfn-lint with the serverless rules, and checkov, for template.yaml.
+venvs="${REPOWATCH_VENVS:-$HOME/.cache/repowatch}"
+pip_tools() { # pip_tools VENV PACKAGE...
+  local venv="$venvs/$1"; shift
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$*" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "${py_packages[@]}"
-    echo "${py_packages[*]}" > "$venv/.installed"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" > "$venv/.installed"
   fi
-  export REPOWATCH_VENV="$venv"
+}
+if need python3; then
+  pip_tools venv "moto[server]==5.2.5"
+  pip_tools venv-sam "aws-sam-cli==1.148.0"
+  pip_tools venv-lint "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "checkov==3.3.30"
+  export REPOWATCH_VENV="$venvs/venv"
 else
-  echo "python3 is missing: the AWS adapter tests against moto are skipped" >&2
+  echo "python3 is missing: the AWS adapter tests against moto and the template checks are skipped" >&2
 fi
 
 if cargo fmt --version >/dev/null 2>&1; then
@@ -60,4 +67,7 @@ else
 fi
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace -- --color never
+if need python3; then
+  ./scripts/check_template.sh
+fi
 ./scripts/conformance.sh

@@ -15,4 +15,5 @@ mod github_events;
 mod invariants;
 mod pipeline;
 mod serve;
+mod template;
 mod validator;
