@@ -5,6 +5,8 @@
 pub mod config;
 pub mod dynamo;
 pub mod lambda;
+#[cfg(feature = "test-util")]
+pub mod moto;
 pub mod sqs;
 pub mod ssm;
 

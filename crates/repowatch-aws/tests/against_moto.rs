@@ -7,13 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use jiff::Timestamp;
+use repowatch_aws::moto::Moto;
 use repowatch_aws::{DynamoTable, SqsBuildQueue, read_parameters};
 use repowatch_core::rules::WatchRules;
 use repowatch_core::{
@@ -22,78 +20,34 @@ use repowatch_core::{
     RunLink, RunResult, StateStore, TargetId, TargetSpec,
 };
 
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_binary() -> Option<std::path::PathBuf> {
-    let venv = std::env::var_os("REPOWATCH_VENV")
+fn venv() -> std::path::PathBuf {
+    std::env::var_os("REPOWATCH_VENV")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/repowatch/venv")))?;
-    let bin = venv.join("bin/moto_server");
-    bin.exists().then_some(bin)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/repowatch/venv")))
+        .unwrap_or_default()
 }
 
-/// A fresh moto server on a free port, or `None` (skipped) when moto is not installed.
+/// A fresh moto server, or `None` (skipped) when moto is not installed.
 fn moto() -> Option<Moto> {
-    let Some(bin) = moto_binary() else {
-        let why = "moto is not installed in ~/.cache/repowatch/venv (scripts/test.sh installs it)";
-        assert!(std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_none(), "{why}");
-        eprintln!("skipped: {why}");
-        return None;
-    };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(50));
+    match Moto::start(&venv()) {
+        Some(m) => Some(m.unwrap()),
+        None => {
+            let why = "moto is not installed in ~/.cache/repowatch/venv (scripts/test.sh installs it)";
+            assert!(std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            None
+        }
     }
-    Some(Moto { child, url })
 }
 
-async fn sdk_config(url: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await
+async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
+    moto.sdk_config().await
 }
 
-async fn table(url: &str) -> DynamoTable {
-    let config = sdk_config(url).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-    };
-    let key = |name: &str, kind| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-    client
-        .create_table()
-        .table_name("repowatch")
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-    DynamoTable::new(client, "repowatch")
+async fn table(moto: &Moto) -> DynamoTable {
+    let config = moto.sdk_config().await;
+    moto.create_table(&config, "repowatch").await.unwrap();
+    DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), "repowatch")
 }
 
 fn key(c: char) -> IdempotencyKey {
@@ -107,7 +61,7 @@ fn at(s: i64) -> Timestamp {
 #[tokio::test]
 async fn two_claims_race_and_exactly_one_wins() {
     let Some(moto) = moto() else { return };
-    let t = Arc::new(table(&moto.url).await);
+    let t = Arc::new(table(&moto).await);
     for round in 0..10 {
         let k = key(char::from_digit(round, 10).unwrap());
         let (a, b) = tokio::join!(t.claim(&k, "worker-a", at(0), at(300)), t.claim(&k, "worker-b", at(0), at(300)));
@@ -143,7 +97,7 @@ fn state(kind: RefKind, name: &str, c: char) -> RefState {
 #[tokio::test]
 async fn concurrent_ref_commits_all_land() {
     let Some(moto) = moto() else { return };
-    let t = Arc::new(table(&moto.url).await);
+    let t = Arc::new(table(&moto).await);
     let ds = DatasourceId::parse("api").unwrap();
     assert_eq!(t.load_refs(&ds).await.unwrap(), None, "never seen");
     let mut tasks = Vec::new();
@@ -172,7 +126,7 @@ async fn concurrent_ref_commits_all_land() {
 #[tokio::test]
 async fn deliveries_run_results_and_the_catalog() {
     let Some(moto) = moto() else { return };
-    let t = table(&moto.url).await;
+    let t = table(&moto).await;
     assert!(t.record_delivery("d-1", at(0)).await.unwrap());
     assert!(!t.record_delivery("d-1", at(1)).await.unwrap(), "a redelivery is seen");
 
@@ -234,7 +188,7 @@ async fn deliveries_run_results_and_the_catalog() {
 #[tokio::test]
 async fn a_message_received_five_times_moves_to_the_dead_letter_queue() {
     let Some(moto) = moto() else { return };
-    let config = sdk_config(&moto.url).await;
+    let config = sdk_config(&moto).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let dlq = sqs.create_queue().queue_name("builds-dlq").send().await.unwrap().queue_url.unwrap();
     let dlq_arn = sqs
@@ -321,7 +275,7 @@ async fn a_message_received_five_times_moves_to_the_dead_letter_queue() {
 #[tokio::test]
 async fn secure_string_parameters_are_read_once_by_name() {
     let Some(moto) = moto() else { return };
-    let config = sdk_config(&moto.url).await;
+    let config = sdk_config(&moto).await;
     let ssm = aws_sdk_ssm::Client::new(&config);
     for (name, value) in
         [("/repowatch/github-token", "ghp_canary_ssm_1"), ("/repowatch/webhook-secret", "canary-ssm-2")]
