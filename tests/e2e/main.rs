@@ -8,6 +8,7 @@
 mod support;
 
 mod cli;
+mod cloud;
 mod crash;
 mod events;
 mod github;

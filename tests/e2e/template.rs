@@ -24,12 +24,13 @@ fn resources(text: &str) -> BTreeMap<String, Vec<String>> {
         if !in_resources {
             continue;
         }
-        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
-            if !name.starts_with(' ') && !name.starts_with('#') {
-                current = Some(name.to_owned());
-                out.entry(name.to_owned()).or_default();
-                continue;
-            }
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':'))
+            && !name.starts_with(' ')
+            && !name.starts_with('#')
+        {
+            current = Some(name.to_owned());
+            out.entry(name.to_owned()).or_default();
+            continue;
         }
         if let Some(c) = &current {
             out.get_mut(c).unwrap().push(line.to_owned());

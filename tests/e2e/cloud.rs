@@ -1,0 +1,377 @@
+//! The cloud, simulated end to end with real parts: the real `bootstrap`
+//! binaries of functions/ run behind a Lambda Runtime API server on
+//! 127.0.0.1, talking to moto (DynamoDB, SQS, SSM) and to the fake GitHub;
+//! the repo's own ASL interpreter drives statemachines/pipeline.asl.json by
+//! invoking them, and the test plays the SQS event source mapping.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use repowatch_asl::{ExecutionOptions, StateMachine, TaskContext, TaskFailure, TaskInvoker};
+use repowatch_aws::DynamoTable;
+use repowatch_aws::moto::Moto;
+use repowatch_core::rules::WatchRules;
+use repowatch_core::{Datasource, DatasourceId, Location, RepoSlug, TargetId, TargetSpec, functions};
+use repowatch_github_fake::{FakeGithub, FakeOptions, RepoSpec, sha};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, oneshot};
+
+use crate::support::workspace_root;
+
+const TOKEN: &str = "ghp_canary_cloud_5e6f";
+const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:";
+
+type Outcome = Result<Value, (String, String)>;
+
+#[derive(Default)]
+struct ApiState {
+    pending: VecDeque<(String, Value)>,
+    waiting: HashMap<String, oneshot::Sender<Outcome>>,
+    first_next: Option<Instant>,
+    init_error: Option<String>,
+}
+
+/// One function's Runtime API: `next`, `response`, `error`, `init/error`.
+#[derive(Clone)]
+struct RuntimeApi {
+    state: Arc<Mutex<ApiState>>,
+    wake: Arc<Notify>,
+}
+
+async fn next(State(api): State<RuntimeApi>) -> Response {
+    loop {
+        let notified = api.wake.notified();
+        {
+            let mut st = api.state.lock().unwrap();
+            st.first_next.get_or_insert_with(Instant::now);
+            if let Some((id, event)) = st.pending.pop_front() {
+                let deadline = (std::time::SystemTime::now() + Duration::from_secs(60))
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis();
+                let mut h = HeaderMap::new();
+                h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+                h.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
+                h.insert("lambda-runtime-invoked-function-arn", format!("{ARN_PREFIX}sim").parse().unwrap());
+                h.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".parse().unwrap());
+                return (StatusCode::OK, h, event.to_string()).into_response();
+            }
+        }
+        notified.await;
+    }
+}
+
+async fn response(State(api): State<RuntimeApi>, UrlPath(id): UrlPath<String>, body: String) -> StatusCode {
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    if let Some(tx) = api.state.lock().unwrap().waiting.remove(&id) {
+        let _ = tx.send(Ok(value));
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn error(State(api): State<RuntimeApi>, UrlPath(id): UrlPath<String>, body: String) -> StatusCode {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let kind = v["errorType"].as_str().unwrap_or("").to_owned();
+    let message = v["errorMessage"].as_str().unwrap_or(&body).to_owned();
+    if let Some(tx) = api.state.lock().unwrap().waiting.remove(&id) {
+        let _ = tx.send(Err((kind, message)));
+    }
+    StatusCode::ACCEPTED
+}
+
+async fn init_error(State(api): State<RuntimeApi>, body: String) -> StatusCode {
+    api.state.lock().unwrap().init_error = Some(body);
+    StatusCode::ACCEPTED
+}
+
+/// One Lambda function: its bootstrap process and its Runtime API.
+struct SimLambda {
+    name: &'static str,
+    api: RuntimeApi,
+    child: Child,
+    spawned: Instant,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl Drop for SimLambda {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// target/debug (or release) next to this test binary, where `cargo build --workspace` put the bootstraps.
+fn bootstrap(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let bin = dir.join(name);
+    if !bin.exists() {
+        let status = Command::new(env!("CARGO"))
+            .current_dir(workspace_root())
+            .args(["build", "-p", name])
+            .status()
+            .expect("cargo builds the function");
+        assert!(status.success(), "cargo build -p {name}");
+    }
+    bin
+}
+
+impl SimLambda {
+    async fn start(name: &'static str, env: &BTreeMap<String, String>) -> SimLambda {
+        let api = RuntimeApi { state: Arc::default(), wake: Arc::new(Notify::new()) };
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let spawned = Instant::now();
+        let child = Command::new(bootstrap(name))
+            .env_clear()
+            .envs(env)
+            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "sim")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        SimLambda { name, api, child, spawned, counter: Default::default() }
+    }
+
+    /// Spawn → the first `next` request: the cold start.
+    async fn cold_start(&self) -> Duration {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            {
+                let st = self.api.state.lock().unwrap();
+                if let Some(at) = st.first_next {
+                    return at - self.spawned;
+                }
+                assert!(st.init_error.is_none(), "{} failed init: {:?}", self.name, st.init_error);
+            }
+            assert!(Instant::now() < deadline, "{} never asked for an invocation", self.name);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    async fn invoke(&self, event: Value) -> Outcome {
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}-{n}", self.name);
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut st = self.api.state.lock().unwrap();
+            st.waiting.insert(id.clone(), tx);
+            st.pending.push_back((id, event));
+        }
+        self.api.wake.notify_waiters();
+        match tokio::time::timeout(Duration::from_secs(60), rx).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => panic!("{} gave no answer (init error: {:?})", self.name, self.api.state.lock().unwrap().init_error),
+        }
+    }
+}
+
+struct Cloud {
+    lambdas: HashMap<&'static str, SimLambda>,
+}
+
+#[async_trait]
+impl TaskInvoker for Cloud {
+    async fn invoke(&self, resource: &str, input: Value, _ctx: TaskContext<'_>) -> Result<Value, TaskFailure> {
+        let name = resource.strip_prefix(ARN_PREFIX).unwrap_or(resource);
+        let Some(lambda) = self.lambdas.get(name) else {
+            return Err(TaskFailure { error: "Lambda.ResourceNotFoundException".into(), cause: Some(resource.into()) });
+        };
+        lambda.invoke(input).await.map_err(|(error, cause)| TaskFailure { error, cause: Some(cause) })
+    }
+}
+
+fn pipeline() -> StateMachine {
+    let raw: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("statemachines/pipeline.asl.json")).unwrap(),
+    )
+    .unwrap();
+    let subs: BTreeMap<String, String> =
+        functions::ALL.iter().map(|f| (f.substitution_key(), format!("{ARN_PREFIX}{}", f.name))).collect();
+    StateMachine::from_value(&repowatch_asl::substitute(&raw, &subs)).unwrap()
+}
+
+async fn run_pipeline(cloud: &Cloud, machine: &StateMachine, name: &str) -> Value {
+    let options = ExecutionOptions { name: name.into(), state_machine_name: "pipeline".into(), ..Default::default() };
+    let execution =
+        repowatch_asl::execute(machine, json!({"source": "schedule"}), cloud, &repowatch_asl::SystemClock, options)
+            .await;
+    execution
+        .output
+        .clone()
+        .unwrap_or_else(|| panic!("the execution failed: {:?} {:?}", execution.error, execution.cause))
+}
+
+fn venv() -> PathBuf {
+    std::env::var_os("REPOWATCH_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/repowatch/venv")))
+        .unwrap_or_default()
+}
+
+/// Receives what the queue holds, as the SQS event source mapping hands it to dispatch-build.
+async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue: &str) -> (Value, Vec<(String, String)>) {
+    let got = sqs
+        .receive_message()
+        .queue_url(queue)
+        .max_number_of_messages(10)
+        // Visible again at once unless deleted, so the test sees what the mapping would leave.
+        .visibility_timeout(0)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    let mut records = Vec::new();
+    let mut handles = Vec::new();
+    for m in got {
+        let count = m
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+            .cloned()
+            .unwrap_or_else(|| "1".into());
+        records.push(json!({
+            "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+            "attributes": { "ApproximateReceiveCount": count }, "messageAttributes": {},
+            "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+        }));
+        handles.push((m.message_id().unwrap().to_owned(), m.receipt_handle().unwrap().to_owned()));
+    }
+    (json!({ "Records": records }), handles)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstraps() {
+    let Some(moto) = Moto::start(&venv()) else {
+        assert!(std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_none(), "moto is not installed");
+        eprintln!("skipped: moto is not installed in ~/.cache/repowatch/venv (scripts/test.sh installs it)");
+        return;
+    };
+    let moto = moto.unwrap();
+    let sdk = moto.sdk_config().await;
+    moto.create_table(&sdk, "repowatch").await.unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs.create_queue().queue_name("builds").send().await.unwrap().queue_url.unwrap();
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    ssm.put_parameter()
+        .name("/repowatch/github-token")
+        .value(TOKEN)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+
+    let github = FakeGithub::start(FakeOptions { token: TOKEN.into(), ..Default::default() }).await.unwrap();
+    github.add_repo("octo/api", RepoSpec::default()).unwrap();
+    github.set_branch("octo/api", "main", &sha("c1")).unwrap();
+
+    // `repowatch sync`'s work: the catalog in the table.
+    let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), "repowatch");
+    let ds = Datasource {
+        id: DatasourceId::parse("api").unwrap(),
+        location: Location::Github(RepoSlug::parse("octo/api").unwrap()),
+        watch: WatchRules::parse(&["branch:main"]).unwrap(),
+        paths: None,
+        cooldown: Duration::ZERO,
+        targets: vec![TargetId::parse("rd").unwrap()],
+        build_on_first_seen: false,
+    };
+    let target =
+        TargetSpec::RepositoryDispatch { repo: RepoSlug::parse("octo/api").unwrap(), event_type: "build".into() };
+    table.sync_catalog(&[ds], &BTreeMap::from([(TargetId::parse("rd").unwrap(), target)])).await.unwrap();
+
+    let env: BTreeMap<String, String> = [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("REPOWATCH_TABLE", "repowatch"),
+        ("REPOWATCH_BUILD_QUEUE_URL", queue.as_str()),
+        ("REPOWATCH_GITHUB_API_URL", github.url()),
+        ("REPOWATCH_GITHUB_TOKEN_PARAMETER", "/repowatch/github-token"),
+        ("RUST_LOG", "warn"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let mut lambdas = HashMap::new();
+    for f in functions::ALL {
+        if f.name == "github-webhook" {
+            continue; // behind a Function URL, not in the pipeline; tested on its own
+        }
+        lambdas.insert(f.name, SimLambda::start(f.name, &env).await);
+    }
+    for l in lambdas.values() {
+        let took = l.cold_start().await;
+        eprintln!("cold start {}: {took:?}", l.name);
+    }
+    let cloud = Cloud { lambdas };
+    let machine = pipeline();
+
+    // First run: the baseline, nothing queued.
+    let summary = run_pipeline(&cloud, &machine, "run-1").await;
+    assert_eq!(summary["status"], "ok", "{summary:#}");
+    assert_eq!(summary["totals"]["builds_queued"], 0, "{summary:#}");
+
+    // A push: the next run detects it and queues one build.
+    github.set_branch("octo/api", "main", &sha("c2")).unwrap();
+    let summary = run_pipeline(&cloud, &machine, "run-2").await;
+    assert_eq!(summary["totals"]["builds_queued"], 1, "{summary:#}");
+
+    // The event source mapping delivers it; dispatch-build dispatches it.
+    let dispatch = &cloud.lambdas["dispatch-build"];
+    let (event, handles) = receive_batch(&sqs, &queue).await;
+    assert_eq!(handles.len(), 1);
+    let answer = dispatch.invoke(event.clone()).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(github.dispatches().len(), 1);
+    assert_eq!(github.dispatches()[0].body["client_payload"]["commit"], sha("c2"));
+
+    // SQS delivers the same message again (at-least-once): nothing is dispatched twice.
+    let answer = dispatch.invoke(event.clone()).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(github.dispatches().len(), 1, "a redelivered message does not dispatch twice");
+    // No failures reported: the event source mapping deletes the batch.
+    for (_, handle) in &handles {
+        sqs.delete_message().queue_url(&queue).receipt_handle(handle).send().await.unwrap();
+    }
+
+    // A malformed body is reported, never dropped with the batch.
+    let mut bad = event.clone();
+    bad["Records"][0]["body"] = json!("{not json");
+    bad["Records"][0]["messageId"] = json!("m-bad");
+    let answer = dispatch.invoke(bad).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "m-bad" }] }));
+
+    // A step error reaches Step Functions with the name Retry/Catch match.
+    let (kind, message) = cloud.lambdas["detect-updates"].invoke(json!({"nonsense": true})).await.unwrap_err();
+    assert_eq!(kind, "Repowatch.InvalidInput", "{message}");
+
+    // The third run finds nothing new.
+    let summary = run_pipeline(&cloud, &machine, "run-3").await;
+    assert_eq!(summary["totals"]["builds_queued"], 0, "{summary:#}");
+    let (_, handles) = receive_batch(&sqs, &queue).await;
+    assert!(handles.is_empty(), "nothing left in the queue: {handles:?}");
+}
