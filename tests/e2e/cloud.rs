@@ -4,18 +4,12 @@
 //! the repo's own ASL interpreter drives statemachines/pipeline.asl.json by
 //! invoking them, and the test plays the SQS event source mapping.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::Router;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use repowatch_asl::{ExecutionOptions, StateMachine, TaskContext, TaskFailure, TaskInvoker};
 use repowatch_aws::DynamoTable;
 use repowatch_aws::moto::Moto;
@@ -23,91 +17,11 @@ use repowatch_core::rules::WatchRules;
 use repowatch_core::{Datasource, DatasourceId, Location, RepoSlug, TargetId, TargetSpec, functions};
 use repowatch_github_fake::{FakeGithub, FakeOptions, RepoSpec, sha};
 use serde_json::{Value, json};
-use tokio::sync::{Notify, oneshot};
+use repowatch_tests::lambda_sim::{ARN_PREFIX, SimLambda};
 
 use crate::support::workspace_root;
 
 const TOKEN: &str = "ghp_canary_cloud_5e6f";
-const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:";
-
-type Outcome = Result<Value, (String, String)>;
-
-#[derive(Default)]
-struct ApiState {
-    pending: VecDeque<(String, Value)>,
-    waiting: HashMap<String, oneshot::Sender<Outcome>>,
-    first_next: Option<Instant>,
-    init_error: Option<String>,
-}
-
-/// One function's Runtime API: `next`, `response`, `error`, `init/error`.
-#[derive(Clone)]
-struct RuntimeApi {
-    state: Arc<Mutex<ApiState>>,
-    wake: Arc<Notify>,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> Response {
-    loop {
-        let notified = api.wake.notified();
-        {
-            let mut st = api.state.lock().unwrap();
-            st.first_next.get_or_insert_with(Instant::now);
-            if let Some((id, event)) = st.pending.pop_front() {
-                let deadline = (std::time::SystemTime::now() + Duration::from_secs(60))
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis();
-                let mut h = HeaderMap::new();
-                h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
-                h.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
-                h.insert("lambda-runtime-invoked-function-arn", format!("{ARN_PREFIX}sim").parse().unwrap());
-                h.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".parse().unwrap());
-                return (StatusCode::OK, h, event.to_string()).into_response();
-            }
-        }
-        notified.await;
-    }
-}
-
-async fn response(State(api): State<RuntimeApi>, UrlPath(id): UrlPath<String>, body: String) -> StatusCode {
-    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    if let Some(tx) = api.state.lock().unwrap().waiting.remove(&id) {
-        let _ = tx.send(Ok(value));
-    }
-    StatusCode::ACCEPTED
-}
-
-async fn error(State(api): State<RuntimeApi>, UrlPath(id): UrlPath<String>, body: String) -> StatusCode {
-    let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let kind = v["errorType"].as_str().unwrap_or("").to_owned();
-    let message = v["errorMessage"].as_str().unwrap_or(&body).to_owned();
-    if let Some(tx) = api.state.lock().unwrap().waiting.remove(&id) {
-        let _ = tx.send(Err((kind, message)));
-    }
-    StatusCode::ACCEPTED
-}
-
-async fn init_error(State(api): State<RuntimeApi>, body: String) -> StatusCode {
-    api.state.lock().unwrap().init_error = Some(body);
-    StatusCode::ACCEPTED
-}
-
-/// One Lambda function: its bootstrap process and its Runtime API.
-struct SimLambda {
-    name: &'static str,
-    api: RuntimeApi,
-    child: Child,
-    spawned: Instant,
-    counter: std::sync::atomic::AtomicU64,
-}
-
-impl Drop for SimLambda {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// target/debug (or release) next to this test binary, where `cargo build --workspace` put the bootstraps.
 fn bootstrap(name: &str) -> PathBuf {
@@ -123,68 +37,6 @@ fn bootstrap(name: &str) -> PathBuf {
         assert!(status.success(), "cargo build -p {name}");
     }
     bin
-}
-
-impl SimLambda {
-    async fn start(name: &'static str, env: &BTreeMap<String, String>) -> SimLambda {
-        let api = RuntimeApi { state: Arc::default(), wake: Arc::new(Notify::new()) };
-        let router = Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-            .route("/2018-06-01/runtime/init/error", post(init_error))
-            .with_state(api.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        let spawned = Instant::now();
-        let child = Command::new(bootstrap(name))
-            .env_clear()
-            .envs(env)
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", name)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "sim")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        SimLambda { name, api, child, spawned, counter: Default::default() }
-    }
-
-    /// Spawn → the first `next` request: the cold start.
-    async fn cold_start(&self) -> Duration {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            {
-                let st = self.api.state.lock().unwrap();
-                if let Some(at) = st.first_next {
-                    return at - self.spawned;
-                }
-                assert!(st.init_error.is_none(), "{} failed init: {:?}", self.name, st.init_error);
-            }
-            assert!(Instant::now() < deadline, "{} never asked for an invocation", self.name);
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-    }
-
-    async fn invoke(&self, event: Value) -> Outcome {
-        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{}-{n}", self.name);
-        let (tx, rx) = oneshot::channel();
-        {
-            let mut st = self.api.state.lock().unwrap();
-            st.waiting.insert(id.clone(), tx);
-            st.pending.push_back((id, event));
-        }
-        self.api.wake.notify_waiters();
-        match tokio::time::timeout(Duration::from_secs(60), rx).await {
-            Ok(Ok(outcome)) => outcome,
-            _ => panic!("{} gave no answer (init error: {:?})", self.name, self.api.state.lock().unwrap().init_error),
-        }
-    }
 }
 
 struct Cloud {
@@ -321,7 +173,7 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
         if f.name == "github-webhook" {
             continue; // behind a Function URL, not in the pipeline; tested on its own
         }
-        lambdas.insert(f.name, SimLambda::start(f.name, &env).await);
+        lambdas.insert(f.name, SimLambda::start(f.name, &bootstrap(f.name), &env).await);
     }
     for l in lambdas.values() {
         let took = l.cold_start().await;
