@@ -61,33 +61,24 @@ pub struct Ports {
     pub sfn: aws_sdk_sfn::Client,
     pub github: Option<Arc<GithubClient>>,
     pub webhook_secret: Option<SecretString>,
-    pub target_secrets: BTreeMap<TargetId, SecretString>,
+    /// The secrets of the catalog's webhook targets, read from SSM once, at
+    /// the first dispatch (not at init: init makes no network call beyond the
+    /// parameters the function was pointed at).
+    target_secrets: tokio::sync::OnceCell<BTreeMap<TargetId, SecretString>>,
+    ssm: aws_sdk_ssm::Client,
     pub http: reqwest::Client,
     pub clock: SystemClock,
 }
 
 impl Ports {
     /// Clients and secrets, once: the SDK config from the Lambda environment,
-    /// the SSM parameters the function was pointed at (and, for dispatch-build,
-    /// the secrets of the catalog's webhook targets).
-    pub async fn init(
-        config: LambdaConfig,
-        sdk: &aws_config::SdkConfig,
-        with_target_secrets: bool,
-    ) -> Result<Self, InitError> {
+    /// the SSM parameters the function was pointed at
+    /// and no more (webhook targets' secrets wait for the first dispatch).
+    pub async fn init(config: LambdaConfig, sdk: &aws_config::SdkConfig) -> Result<Self, InitError> {
         let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), config.table.clone());
         let ssm = aws_sdk_ssm::Client::new(sdk);
-        let mut names: Vec<String> =
+        let names: Vec<String> =
             [&config.github_token_parameter, &config.webhook_secret_parameter].into_iter().flatten().cloned().collect();
-        let mut webhook_targets = Vec::new();
-        if with_target_secrets {
-            for (id, spec) in table.targets().await.map_err(|e| InitError(e.chain()))? {
-                if let TargetSpec::Webhook { secret: repowatch_core::secret::SecretRef::Ssm(name), .. } = spec {
-                    names.push(name.clone());
-                    webhook_targets.push((id, name));
-                }
-            }
-        }
         let secrets = if names.is_empty() {
             BTreeMap::new()
         } else {
@@ -106,19 +97,39 @@ impl Ports {
             )),
             None => None,
         };
-        let target_secrets =
-            webhook_targets.into_iter().filter_map(|(id, name)| secrets.get(&name).cloned().map(|s| (id, s))).collect();
         Ok(Self {
             queue: config.build_queue_url.clone().map(|url| SqsBuildQueue::new(aws_sdk_sqs::Client::new(sdk), url)),
             sfn: aws_sdk_sfn::Client::new(sdk),
             webhook_secret: take(&config.webhook_secret_parameter),
             github,
-            target_secrets,
+            target_secrets: tokio::sync::OnceCell::new(),
+            ssm,
             http,
             table,
             config,
             clock: SystemClock,
         })
+    }
+
+    /// The webhook targets' secrets (`secret = "ssm:/…"`), read once.
+    async fn target_secrets(&self) -> Result<&BTreeMap<TargetId, SecretString>, StepError> {
+        self.target_secrets
+            .get_or_try_init(|| async {
+                let mut wanted = Vec::new();
+                for (id, spec) in self.table.targets().await.map_err(StepError::Store)? {
+                    if let TargetSpec::Webhook { secret: repowatch_core::secret::SecretRef::Ssm(name), .. } = spec {
+                        wanted.push((id, name));
+                    }
+                }
+                let names: Vec<String> = wanted.iter().map(|(_, n)| n.clone()).collect();
+                let found = if names.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    read_parameters(&self.ssm, &names).await.map_err(|e| StepError::Config(e.chain()))?
+                };
+                Ok(wanted.into_iter().filter_map(|(id, n)| found.get(&n).cloned().map(|s| (id, s))).collect())
+            })
+            .await
     }
 
     fn refs(&self) -> Result<GithubRefSource, StepError> {
@@ -148,13 +159,28 @@ pub async fn list_datasources(ports: &Ports, event: LambdaEvent<Value>) -> Resul
 pub async fn detect_updates(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
     let input = decode("detect-updates", event.payload)?;
     let refs = ports.refs()?;
-    Ok(encode(steps::detect_updates(input, &ports.table, &ports.table, &refs).await?)?)
+    let before = refs.client().budget();
+    let out = steps::detect_updates(input, &ports.table, &ports.table, &refs).await?;
+    let after = refs.client().budget();
+    let mut metrics = vec![
+        ("DatasourcesChecked", out.datasources.len() as u64),
+        ("DatasourceErrors", out.datasources.iter().filter(|d| d.error.is_some()).count() as u64),
+        ("ChangesDetected", out.datasources.iter().map(|d| d.updates.len() as u64).sum()),
+        ("GithubQueries", after.graphql_requests.saturating_sub(before.graphql_requests)),
+        ("GithubPointsUsed", after.graphql_points.saturating_sub(before.graphql_points)),
+    ];
+    if let Some(bucket) = after.graphql {
+        metrics.push(("GithubPointsRemaining", bucket.remaining));
+    }
+    crate::emf::emit(&metrics);
+    Ok(encode(out)?)
 }
 
 pub async fn process_updates(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
     let input = decode("process-updates", event.payload)?;
     let refs = ports.refs()?;
     let out = steps::process_updates(input, &ports.table, &ports.table, ports.queue()?, &refs, &ports.clock).await?;
+    crate::emf::emit(&[("BuildsQueued", out.datasources.iter().map(|d| d.builds.len() as u64).sum())]);
     Ok(encode(out)?)
 }
 
@@ -264,7 +290,7 @@ pub async fn dispatch_build(ports: &Ports, event: LambdaEvent<SqsEvent>) -> Resu
     if !messages.is_empty() {
         let target = CloudTarget {
             github: ports.github.clone().map(GithubTarget::new),
-            webhook: WebhookTarget::new(ports.http.clone(), ports.target_secrets.clone()),
+            webhook: WebhookTarget::new(ports.http.clone(), ports.target_secrets().await?.clone()),
             _ports: ports,
         };
         let dispatcher = Dispatcher { owner: event.context.request_id.clone(), lease: ports.config.dispatch_lease };
@@ -280,6 +306,12 @@ pub async fn dispatch_build(ports: &Ports, event: LambdaEvent<SqsEvent>) -> Resu
         for r in &out.results {
             tracing::info!(key = %r.key, outcome = ?r.outcome, detail = %r.detail, "build message handled");
         }
+        let count = |o: steps::DispatchOutcome| out.results.iter().filter(|r| r.outcome == o).count() as u64;
+        crate::emf::emit(&[
+            ("BuildsDispatched", count(steps::DispatchOutcome::Dispatched)),
+            ("BuildsDuplicate", count(steps::DispatchOutcome::Duplicate)),
+            ("BuildsFailed", count(steps::DispatchOutcome::Failed) + failures.len() as u64),
+        ]);
         failures.extend(
             out.batch_item_failures.into_iter().map(|f| ItemFailure { item_identifier: f.item_identifier.to_string() }),
         );

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod emf;
 pub mod lambda;
 #[cfg(feature = "test-util")]
 pub mod moto;

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let config = LambdaConfig::from_env()?;
     let sdk = lambda::sdk_config().await;
-    let ports: &'static Ports = Box::leak(Box::new(Ports::init(config, &sdk, true).await?));
+    let ports: &'static Ports = Box::leak(Box::new(Ports::init(config, &sdk).await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
         lambda::dispatch_build(ports, event)
     }))

@@ -11,6 +11,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda::init_tracing();
     let config = LambdaConfig::from_env()?;
     let sdk = lambda::sdk_config().await;
-    let ports: &'static Ports = Box::leak(Box::new(Ports::init(config, &sdk, false).await?));
+    let ports: &'static Ports = Box::leak(Box::new(Ports::init(config, &sdk).await?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| lambda::process_updates(ports, event))).await
 }
