@@ -62,6 +62,8 @@ else
 fi
 if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --locked --workspace --all-targets -- -D warnings
+  # The CLI's optional AWS feature (repowatch sync's write) is off in the workspace build.
+  cargo clippy --locked -p repowatch --features aws -- -D warnings
 else
   echo "clippy is not installed (rustup component add clippy): skipping lints" >&2
 fi

@@ -45,6 +45,11 @@ async fn main() {
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let size = std::fs::metadata(&bin).unwrap().len() as f64 / (1024.0 * 1024.0);
-        println!("| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {size:.1} MiB |", ms(times[n / 2]), ms(times[0]), ms(times[n - 1]));
+        println!(
+            "| {name} | {:.1} ms | {:.1} ms | {:.1} ms | {size:.1} MiB |",
+            ms(times[n / 2]),
+            ms(times[0]),
+            ms(times[n - 1])
+        );
     }
 }

@@ -10,6 +10,8 @@ fn help_works_for_every_command() {
         &["--help"][..],
         &["run", "--help"],
         &["worker", "--help"],
+        &["serve", "--help"],
+        &["sync", "--help"],
         &["status", "--help"],
         &["dlq", "list", "--help"],
         &["invoke", "--help"],

@@ -16,8 +16,8 @@ use repowatch_aws::moto::Moto;
 use repowatch_core::rules::WatchRules;
 use repowatch_core::{Datasource, DatasourceId, Location, RepoSlug, TargetId, TargetSpec, functions};
 use repowatch_github_fake::{FakeGithub, FakeOptions, RepoSpec, sha};
-use serde_json::{Value, json};
 use repowatch_tests::lambda_sim::{ARN_PREFIX, SimLambda};
+use serde_json::{Value, json};
 
 use crate::support::workspace_root;
 

@@ -16,5 +16,6 @@ mod github_events;
 mod invariants;
 mod pipeline;
 mod serve;
+mod sync;
 mod template;
 mod validator;

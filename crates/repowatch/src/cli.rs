@@ -50,6 +50,8 @@ pub enum Command {
     Invoke(InvokeArgs),
     /// Check repowatch.toml and the state machine definition; report every problem.
     Validate,
+    /// Write repowatch.toml's datasources and targets to the AWS table (deployed mode).
+    Sync(SyncArgs),
     /// Run States Language definitions offline.
     #[command(subcommand)]
     Asl(AslCommand),
@@ -84,6 +86,16 @@ pub struct ServeArgs {
     /// Do not run the daily schedule (webhooks and build requests only).
     #[arg(long)]
     pub no_schedule: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The DynamoDB table (the stack's TableName output).
+    #[arg(long, env = "REPOWATCH_TABLE", value_name = "NAME")]
+    pub table: Option<String>,
+    /// Check and print what would be written; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

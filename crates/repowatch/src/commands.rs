@@ -20,6 +20,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             asl_run(&definition, &input, history, cli.json).await
         }
         Command::Validate => validate(&cli.config, cli.json),
+        Command::Sync(args) => crate::sync::sync(&config::load(&cli.config)?, &args, cli.json).await,
         command => {
             let config = config::load(&cli.config)?;
             let needs = match &command {
@@ -37,7 +38,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
                 Command::Dlq(DlqCommand::List) => dlq_list(&app, cli.json).await,
                 Command::Dlq(DlqCommand::Redrive { ids }) => dlq_redrive(&app, &ids, cli.json).await,
                 Command::Invoke(args) => invoke(&app, &args.function, &args.event, cli.json).await,
-                Command::Asl(_) | Command::Validate => unreachable_command(),
+                Command::Asl(_) | Command::Validate | Command::Sync(_) => unreachable_command(),
             }
         }
     }

@@ -10,3 +10,4 @@ pub mod render;
 pub mod routing;
 pub mod schedule;
 pub mod serve;
+pub mod sync;
