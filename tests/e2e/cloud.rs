@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::support::workspace_root;
 
 const TOKEN: &str = "ghp_canary_cloud_5e6f";
+const WEBHOOK_SECRET: &str = "canary-cloud-webhook-9d0c";
 
 /// target/debug (or release) next to this test binary, where `cargo build --workspace` put the bootstraps.
 fn bootstrap(name: &str) -> PathBuf {
@@ -222,6 +223,57 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
     assert_eq!(kind, "Repowatch.InvalidInput", "{message}");
 
     // The third run finds nothing new.
+    // github-webhook behind its Function URL: a signed push starts one execution
+    // named after the delivery; the same delivery again starts none; a body over
+    // the Function URL limit is refused before anything is read.
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let state_machine = sfn
+        .create_state_machine()
+        .name("repowatch-pipeline")
+        .definition(r#"{"StartAt":"Done","States":{"Done":{"Type":"Succeed"}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/repowatch-pipeline")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    ssm.put_parameter()
+        .name("/repowatch/webhook-secret")
+        .value(WEBHOOK_SECRET)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let mut webhook_env = env.clone();
+    webhook_env.insert("REPOWATCH_WEBHOOK_SECRET_PARAMETER".into(), "/repowatch/webhook-secret".into());
+    webhook_env.insert("REPOWATCH_STATE_MACHINE_ARN".into(), state_machine.clone());
+    let webhook = SimLambda::start("github-webhook", &bootstrap("github-webhook"), &webhook_env).await;
+    let push =
+        json!({"ref": "refs/heads/main", "after": sha("c3"), "repository": {"full_name": "octo/api"}}).to_string();
+    let signature =
+        repowatch_core::signature::sign(&repowatch_core::secret::SecretString::new(WEBHOOK_SECRET), push.as_bytes());
+    let url_event = |body: &str, delivery: &str| {
+        json!({
+            "version": "2.0", "rawPath": "/", "isBase64Encoded": false, "body": body,
+            "headers": { "x-github-event": "push", "x-github-delivery": delivery, "x-hub-signature-256": signature, "content-type": "application/json" },
+            "requestContext": { "http": { "method": "POST" } },
+        })
+    };
+    for attempt in 0..2 {
+        let answer = webhook.invoke(url_event(&push, "d-7")).await.unwrap();
+        assert_eq!(answer["statusCode"], if attempt == 0 { 202 } else { 200 }, "{answer:#}");
+    }
+    let executions = sfn.list_executions().state_machine_arn(&state_machine).send().await.unwrap().executions;
+    let names: Vec<&str> = executions.iter().map(|e| e.name()).collect();
+    assert_eq!(names, vec!["gh-d-7-api"], "one execution, named by delivery and datasource");
+    let huge = "x".repeat(repowatch_aws::lambda::MAX_WEBHOOK_BODY + 1);
+    let answer = webhook.invoke(url_event(&huge, "d-8")).await.unwrap();
+    assert_eq!(answer["statusCode"], 413);
+    let forged = webhook
+        .invoke(json!({"headers": {"x-github-event": "push", "x-github-delivery": "d-9"}, "body": push}))
+        .await
+        .unwrap();
+    assert_eq!((forged["statusCode"].as_u64(), forged["body"].as_str()), (Some(401), Some("\n")));
+
     let summary = run_pipeline(&cloud, &machine, "run-3").await;
     assert_eq!(summary["totals"]["builds_queued"], 0, "{summary:#}");
     let (_, handles) = receive_batch(&sqs, &queue).await;
