@@ -172,7 +172,7 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
     let mut lambdas = HashMap::new();
     for f in functions::ALL {
         if f.name == "github-webhook" {
-            continue; // behind a Function URL, not in the pipeline; tested on its own
+            continue; // behind a Function URL, not in the pipeline: started further down
         }
         lambdas.insert(f.name, SimLambda::start(f.name, &bootstrap(f.name), &env).await);
     }

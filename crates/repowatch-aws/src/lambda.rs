@@ -92,7 +92,7 @@ impl Ports {
         .map_err(|e| InitError(e.to_string()))?;
         let github = match take(&config.github_token_parameter) {
             Some(token) => Some(Arc::new(
-                GithubClient::with_http(http.clone(), &token, ClientOptions::new(config.github_api_url.clone()))
+                GithubClient::with_http(http.clone(), &token, github_options(&config))
                     .map_err(|e| InitError(e.to_string()))?,
             )),
             None => None,
@@ -141,6 +141,16 @@ impl Ports {
     fn queue(&self) -> Result<&SqsBuildQueue, StepError> {
         self.queue.as_ref().ok_or_else(|| StepError::Config("REPOWATCH_BUILD_QUEUE_URL is not set".into()))
     }
+}
+
+/// GitHub's rules, with waits that fit in a Lambda timeout: a rate limit
+/// longer than a minute fails the datasources (the next run retries them)
+/// instead of timing the whole shard out.
+fn github_options(config: &LambdaConfig) -> ClientOptions {
+    let mut options = ClientOptions::new(config.github_api_url.clone());
+    options.max_wait = std::time::Duration::from_secs(60);
+    options.max_retries = 2;
+    options
 }
 
 fn decode<T: serde::de::DeserializeOwned>(name: &str, input: Value) -> Result<T, StepError> {
