@@ -295,3 +295,39 @@ async fn secure_string_parameters_are_read_once_by_name() {
     let err = read_parameters(&ssm, &["/repowatch/missing".to_owned()]).await.unwrap_err();
     assert!(err.message.contains("/repowatch/missing"), "{}", err.message);
 }
+
+#[tokio::test]
+async fn sns_delivers_an_alarm_to_a_subscribed_queue() {
+    let Some(moto) = moto() else { return };
+    let config = moto.sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let topic = sns.create_topic().name("repowatch-alarms").send().await.unwrap().topic_arn.unwrap();
+    let queue = sqs.create_queue().queue_name("alarm-tap").send().await.unwrap().queue_url.unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
+    // What CloudWatch publishes for an alarm: note the null description.
+    let alarm = serde_json::json!({
+        "AlarmName": "repowatch-dev-BuildDeadLetterAlarm", "AlarmDescription": null,
+        "NewStateValue": "ALARM", "OldStateValue": "OK", "Region": "Asia Pacific (Tokyo)",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was >= the threshold (1.0).",
+    });
+    sns.publish().topic_arn(&topic).subject("ALARM").message(alarm.to_string()).send().await.unwrap();
+    let got =
+        sqs.receive_message().queue_url(&queue).wait_time_seconds(1).send().await.unwrap().messages.unwrap_or_default();
+    assert_eq!(got.len(), 1);
+    // An SNS envelope around the alarm JSON, as notify receives it in Records[].Sns.
+    let envelope: serde_json::Value = serde_json::from_str(got[0].body().unwrap()).unwrap();
+    assert_eq!(envelope["TopicArn"], topic.as_str());
+    let inner: serde_json::Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(inner, alarm);
+}
