@@ -218,6 +218,20 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
     let answer = dispatch.invoke(bad).await.unwrap();
     assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "m-bad" }] }));
 
+    // notify takes CloudWatch alarms from SNS too: a metric-math alarm with a
+    // null description, and a message that is not an alarm at all, are both
+    // taken (not failed, which would only retry them into the failure queue).
+    let math_alarm = json!({
+        "AlarmName": "repowatch-dev-PipelineErrorRateAlarm", "AlarmDescription": null, "NewStateValue": "ALARM",
+        "Region": "Asia Pacific (Tokyo)", "Trigger": { "Metrics": [{ "Id": "rate", "Expression": "100 * (e1) / MAX([i1, 1])" }] },
+    });
+    for message in [math_alarm.to_string(), "not json at all".to_owned()] {
+        let event =
+            json!({ "Records": [{ "EventSource": "aws:sns", "Sns": { "Message": message, "Subject": null } }] });
+        let answer = cloud.lambdas["notify"].invoke(event).await;
+        assert!(answer.is_ok(), "{answer:?}");
+    }
+
     // A step error reaches Step Functions with the name Retry/Catch match.
     let (kind, message) = cloud.lambdas["detect-updates"].invoke(json!({"nonsense": true})).await.unwrap_err();
     assert_eq!(kind, "Repowatch.InvalidInput", "{message}");
