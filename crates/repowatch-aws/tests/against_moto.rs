@@ -50,6 +50,12 @@ async fn table(moto: &Moto) -> DynamoTable {
     DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), "repowatch")
 }
 
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let name = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+    let attributes = sqs.get_queue_attributes().queue_url(url).attribute_names(name.clone()).send().await.unwrap();
+    attributes.attributes.unwrap()[&name].clone()
+}
+
 fn key(c: char) -> IdempotencyKey {
     IdempotencyKey::parse(c.to_string().repeat(64)).unwrap()
 }
@@ -191,16 +197,7 @@ async fn a_message_received_five_times_moves_to_the_dead_letter_queue() {
     let config = sdk_config(&moto).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let dlq = sqs.create_queue().queue_name("builds-dlq").send().await.unwrap().queue_url.unwrap();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let dlq_arn = queue_arn(&sqs, &dlq).await;
     let queue = sqs
         .create_queue()
         .queue_name("builds")
@@ -304,16 +301,7 @@ async fn sns_delivers_an_alarm_to_a_subscribed_queue() {
     let sqs = aws_sdk_sqs::Client::new(&config);
     let topic = sns.create_topic().name("repowatch-alarms").send().await.unwrap().topic_arn.unwrap();
     let queue = sqs.create_queue().queue_name("alarm-tap").send().await.unwrap().queue_url.unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let queue_arn = queue_arn(&sqs, &queue).await;
     sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(&queue_arn).send().await.unwrap();
     // What CloudWatch publishes for an alarm: note the null description.
     let alarm = serde_json::json!({

@@ -53,8 +53,9 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM (systemd, docker stop): finish the build in hand, then stop.
-async fn shutdown_signal() {
+/// Completes at Ctrl-C or SIGTERM (systemd, docker stop); the caller finishes
+/// what it holds, then stops. Shared by the worker, `run --drain` and `serve`.
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -72,7 +73,7 @@ async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-    tracing::info!("stopping: the build in hand finishes first");
+    tracing::info!("stopping: what is in hand finishes first");
 }
 
 async fn run(app: &App, args: RunArgs, json: bool) -> anyhow::Result<Outcome> {

@@ -96,7 +96,7 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
     tracing::info!(%local, "listening");
 
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        commands::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     let served = server.await;
@@ -123,27 +123,6 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
             return;
         }
     }
-}
-
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
-    tracing::info!("stopping: requests, runs and the build in hand finish first");
 }
 
 async fn run_now(shared: &Shared, request: RunRequest) {
