@@ -63,13 +63,21 @@ fi
 if cargo clippy --version >/dev/null 2>&1; then
   cargo clippy --locked --workspace --all-targets -- -D warnings
   # The CLI's optional AWS feature (repowatch sync's write) is off in the workspace build.
-  cargo clippy --locked -p repowatch --features aws -- -D warnings
+  cargo clippy --locked -p repowatch --features aws --all-targets -- -D warnings
 else
   echo "clippy is not installed (rustup component add clippy): skipping lints" >&2
 fi
 cargo build --locked --workspace --all-targets
 cargo test --locked --workspace -- --color never
+# `repowatch sync` as built with the AWS SDK, writing to moto (the workspace
+# build above is the default CLI, which refuses to write).
+cargo test --locked -p repowatch --features aws --test sync_aws -- --color never
 if need python3; then
   ./scripts/check_template.sh
+  if [ -n "${REPOWATCH_SKIP_SAM_BUILD:-}" ]; then
+    echo "sam build skipped (REPOWATCH_SKIP_SAM_BUILD is set)" >&2
+  else
+    ./scripts/sam_build.sh
+  fi
 fi
 ./scripts/conformance.sh

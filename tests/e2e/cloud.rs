@@ -293,3 +293,28 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
     let (_, handles) = receive_batch(&sqs, &queue).await;
     assert!(handles.is_empty(), "nothing left in the queue: {handles:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_a_handler_comes_back_as_an_error_and_the_sandbox_lives_on() {
+    // The shipped profiles must unwind: cargo-lambda injects panic = "abort"
+    // when the profile does not say, and an abort kills the sandbox.
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(workspace_root().join("Cargo.toml")).unwrap()).unwrap();
+    assert_eq!(manifest["profile"]["release"]["panic"].as_str(), Some("unwind"), "Cargo.toml [profile.release]");
+
+    let lambda = SimLambda::start(
+        "panicking-function",
+        std::path::Path::new(env!("CARGO_BIN_EXE_panicking-function")),
+        &BTreeMap::new(),
+    )
+    .await;
+    for n in 0..3 {
+        let (kind, message) = lambda
+            .invoke(json!({ "panic": true, "why": format!("bug {n}") }))
+            .await
+            .expect_err("a panicking handler answers with an error");
+        assert!(message.contains("panicked") && message.contains(&format!("bug {n}")), "{kind}: {message}");
+        // The same process (SimLambda never respawns) takes the next event.
+        assert_eq!(lambda.invoke(json!({ "n": n })).await, Ok(json!({ "ok": n })));
+    }
+}

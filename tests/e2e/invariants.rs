@@ -112,6 +112,27 @@ fn the_local_cli_builds_without_the_aws_sdk() {
     }
 }
 
+#[test]
+fn every_binary_links_one_crypto_library() {
+    // reqwest (GitHub, webhook targets) and the SDK's HTTPS client share rustls
+    // on ring (repowatch_aws::sdk): a second provider (aws-lc from the SDK's
+    // default-https-client, OpenSSL from native-tls) would add a megabyte to
+    // each Lambda zip and minutes of C to every cold build.
+    let functions: Vec<String> = std::fs::read_dir(workspace_root().join("functions"))
+        .expect("functions/ exists")
+        .map(|e| e.expect("readable").path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .map(|p| p.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(functions.len(), 6, "functions/: {functions:?}");
+    for root in functions.iter().map(String::as_str).chain(["repowatch"]) {
+        let closure = built_alone(root);
+        assert!(closure.contains("ring"), "{root} should reach GitHub or AWS over rustls + ring: {closure:?}");
+        let other = offending(&closure, &["aws-lc", "openssl-sys", "native-tls", "s2n-tls"]);
+        assert_eq!(other, Vec::<String>::new(), "{root} links a second crypto library");
+    }
+}
+
 /// Rust sources of a workspace crate, each cut at its `#[cfg(test)]` module.
 fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {

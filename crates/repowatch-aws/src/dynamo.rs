@@ -64,11 +64,11 @@ fn ts(v: i64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(v)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
-fn failed<E: std::error::Error + Send + Sync + 'static>(
-    what: &str,
-    e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> PortError {
-    PortError::with_source(format!("DynamoDB: {what}"), aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+fn failed<E>(what: &str, e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> PortError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    PortError::new(format!("DynamoDB: {what}: {}", crate::sdk::describe(&e)))
 }
 
 fn is_condition_failure<E>(e: &SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> bool

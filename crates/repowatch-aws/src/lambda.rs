@@ -24,7 +24,7 @@ use crate::{DynamoTable, SqsBuildQueue, read_parameters};
 /// The SDK configuration from the Lambda environment (region, credentials
 /// from the execution role's environment variables: no network call at init).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    crate::sdk::config_loader().load().await
 }
 
 /// Logs as the Lambda runtime formats them (to CloudWatch Logs via stdout).
@@ -386,7 +386,7 @@ pub async fn github_webhook(ports: &Ports, event: LambdaEvent<UrlRequest>) -> Re
                     // GitHub does not redeliver: fail so the delivery shows red and the daily run catches up.
                     return Err(StepError::Store(repowatch_core::PortError::new(format!(
                         "cannot start the run: {}",
-                        aws_sdk_sfn::error::DisplayErrorContext(e)
+                        crate::sdk::describe(&e)
                     )))
                     .into());
                 }

@@ -52,7 +52,7 @@ impl Moto {
 
     /// An SDK configuration pointed at this server, with static test credentials.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        crate::sdk::config_loader()
             .endpoint_url(&self.url)
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "moto"))
@@ -77,6 +77,6 @@ impl Moto {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+            .map_err(|e| crate::sdk::describe(&e))
     }
 }

@@ -40,15 +40,14 @@ impl BuildQueue for SqsBuildQueue {
                     .map_err(|e| PortError::with_source("SQS: cannot build the batch entry", e))?;
                 entries.push(entry);
             }
-            let out =
-                self.client.send_message_batch().queue_url(&self.url).set_entries(Some(entries)).send().await.map_err(
-                    |e| {
-                        PortError::new(format!(
-                            "SQS: send_message_batch: {}",
-                            aws_sdk_sqs::error::DisplayErrorContext(e)
-                        ))
-                    },
-                )?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| PortError::new(format!("SQS: send_message_batch: {}", crate::sdk::describe(&e))))?;
             if let Some(first) = out.failed.first() {
                 return Err(PortError::new(format!(
                     "SQS refused {} of {} build requests ({}: {}); the next run enqueues them again",

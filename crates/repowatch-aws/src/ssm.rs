@@ -14,10 +14,13 @@ const BATCH: usize = 10;
 pub async fn read_parameters(client: &Client, names: &[String]) -> Result<BTreeMap<String, SecretString>, PortError> {
     let mut out = BTreeMap::new();
     for chunk in names.chunks(BATCH) {
-        let answer =
-            client.get_parameters().set_names(Some(chunk.to_vec())).with_decryption(true).send().await.map_err(
-                |e| PortError::new(format!("SSM: get_parameters: {}", aws_sdk_ssm::error::DisplayErrorContext(e))),
-            )?;
+        let answer = client
+            .get_parameters()
+            .set_names(Some(chunk.to_vec()))
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| PortError::new(format!("SSM: get_parameters: {}", crate::sdk::describe(&e))))?;
         if let Some(missing) = answer.invalid_parameters.as_deref().filter(|m| !m.is_empty()) {
             return Err(PortError::new(format!(
                 "SSM has no parameter {}: create it (aws ssm put-parameter --type SecureString --name …) or fix the name",

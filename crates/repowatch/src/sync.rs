@@ -81,12 +81,17 @@ pub async fn sync(config: &Config, args: &SyncArgs, json: bool) -> anyhow::Resul
 
 #[cfg(feature = "aws")]
 async fn write(config: &Config, table: &str, json: bool) -> anyhow::Result<Outcome> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = repowatch_aws::sdk::config_loader().load().await;
     let dynamo = repowatch_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let (written, deleted) = dynamo
         .sync_catalog(&config.datasources, &config.targets)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot write the catalog to {table}: {}", e.chain()))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write the catalog to {table}: {}\n(check --table against sam deploy's TableName output, the region in AWS_REGION or your profile, and your credentials)",
+                e.chain()
+            )
+        })?;
     if json {
         println!("{}", json!({ "table": table, "written": written, "deleted": deleted }));
     } else {
