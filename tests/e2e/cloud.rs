@@ -154,6 +154,21 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
     let target =
         TargetSpec::RepositoryDispatch { repo: RepoSlug::parse("octo/api").unwrap(), event_type: "build".into() };
     table.sync_catalog(&[ds], &BTreeMap::from([(TargetId::parse("rd").unwrap(), target)])).await.unwrap();
+    // ... and the [[notify]] channel, its URL (a credential) in SSM.
+    let (channel_url, channel) = crate::support::notify_recorder().await;
+    ssm.put_parameter()
+        .name("/repowatch/notify/discord-url")
+        .value(&channel_url)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let spec: repowatch_notify::NotifySpec = serde_json::from_value(json!({
+        "language": "en", "timezone": "Asia/Tokyo",
+        "channels": [{ "kind": "discord", "url": "ssm:/repowatch/notify/discord-url", "on": ["summary", "failure", "alarm"] }],
+    }))
+    .unwrap();
+    table.sync_notify(Some(&spec)).await.unwrap();
 
     let env: BTreeMap<String, String> = [
         ("AWS_REGION", "us-east-1"),
@@ -231,6 +246,24 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
         let answer = cloud.lambdas["notify"].invoke(event).await;
         assert!(answer.is_ok(), "{answer:?}");
     }
+    // The channel heard both runs that did something and both SNS messages, in English.
+    let titles: Vec<String> = channel
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["embeds"][0]["title"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "ℹ️ Run finished: 0 changed, 0 build(s) queued",
+            "ℹ️ Run finished: 1 changed, 1 build(s) queued",
+            "🚨 ALARM: repowatch-dev-PipelineErrorRateAlarm",
+            "⚠️ Unrecognised message on the alarm topic",
+        ]
+    );
+    let alarm = channel.lock().unwrap()[2].to_string();
+    assert!(alarm.contains("100 * (e1) / MAX([i1, 1])") && alarm.contains("Asia Pacific (Tokyo)"), "{alarm}");
 
     // A step error reaches Step Functions with the name Retry/Catch match.
     let (kind, message) = cloud.lambdas["detect-updates"].invoke(json!({"nonsense": true})).await.unwrap_err();

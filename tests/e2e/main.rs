@@ -14,6 +14,7 @@ mod events;
 mod github;
 mod github_events;
 mod invariants;
+mod notify;
 mod pipeline;
 mod serve;
 mod sync;

@@ -162,3 +162,28 @@ pub fn log_lines(log: &str) -> Vec<Vec<String>> {
         .map(|l| l.split(' ').map(str::to_owned).collect())
         .collect()
 }
+
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A notification channel on 127.0.0.1 that records every JSON body and
+/// answers like Discord (204); the URL carries a canary token in its path.
+pub async fn notify_recorder() -> (String, Seen) {
+    async fn receive(
+        axum::extract::State(seen): axum::extract::State<Seen>,
+        body: axum::body::Bytes,
+    ) -> axum::http::StatusCode {
+        match serde_json::from_slice(&body) {
+            Ok(v) => {
+                seen.lock().unwrap().push(v);
+                axum::http::StatusCode::NO_CONTENT
+            }
+            Err(_) => axum::http::StatusCode::BAD_REQUEST,
+        }
+    }
+    let seen = Seen::default();
+    let app = axum::Router::new().route("/{*path}", axum::routing::post(receive)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/api/webhooks/42/canary-discord-token-a1b2"), seen)
+}

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `CATALOG` | `DS#<id>` | a datasource (`spec`: JSON), written by `repowatch sync` |
 //! | `CATALOG` | `TARGET#<id>` | a target (`spec`: JSON) |
+//! | `CATALOG` | `NOTIFY` | the [[notify]] channels, language and time zone (`spec`: JSON; secrets as `ssm:` references) |
 //! | `DS#<id>` | `REFS` | last-seen refs of one datasource (`refs`: JSON, `version`) |
 //! | `KEY#<key>` | `KEY` | an idempotency claim: `state` claimed/done, `owner`, `until` |
 //! | `BUILD#<key>` | `<started ns>#<message id>` | one dispatch attempt (`record`: JSON) |
@@ -63,6 +64,9 @@ fn ns(t: Timestamp) -> i64 {
 fn ts(v: i64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(v)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
+
+/// The notification settings' sort key under `CATALOG`.
+const NOTIFY_SK: &str = "NOTIFY";
 
 fn failed<E>(what: &str, e: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> PortError
 where
@@ -192,6 +196,43 @@ impl DynamoTable {
 }
 
 impl DynamoTable {
+    /// Writes the notification settings (`repowatch sync`), or removes them
+    /// when repowatch.toml declares no channel.
+    pub async fn sync_notify(&self, spec: Option<&repowatch_notify::NotifySpec>) -> Result<(), PortError> {
+        match spec {
+            Some(spec) => {
+                self.client
+                    .put_item()
+                    .table_name(&self.table)
+                    .item("pk", s("CATALOG"))
+                    .item("sk", s(NOTIFY_SK))
+                    .item("spec", s(encode("the notification settings", spec)?))
+                    .send()
+                    .await
+                    .map_err(|e| failed("write the notification settings", e))?;
+            }
+            None => {
+                self.client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s("CATALOG"))
+                    .key("sk", s(NOTIFY_SK))
+                    .send()
+                    .await
+                    .map_err(|e| failed("delete the notification settings", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The notification settings `repowatch sync` wrote, if any.
+    pub async fn notify_spec(&self) -> Result<Option<repowatch_notify::NotifySpec>, PortError> {
+        match self.get("CATALOG".into(), NOTIFY_SK).await? {
+            Some(item) => Ok(Some(decode("the notification settings", get_s(&item, "spec"))?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every target of the catalog.
     pub async fn targets(&self) -> Result<Vec<(TargetId, TargetSpec)>, PortError> {
         let mut out = Vec::new();

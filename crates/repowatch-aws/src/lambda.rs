@@ -65,6 +65,9 @@ pub struct Ports {
     /// the first dispatch (not at init: init makes no network call beyond the
     /// parameters the function was pointed at).
     target_secrets: tokio::sync::OnceCell<BTreeMap<TargetId, SecretString>>,
+    /// The [[notify]] channels `repowatch sync` wrote, their URLs read from
+    /// SSM once, at the first notification.
+    notifiers: tokio::sync::OnceCell<repowatch_notify::Notifiers>,
     ssm: aws_sdk_ssm::Client,
     pub http: reqwest::Client,
     pub clock: SystemClock,
@@ -103,6 +106,7 @@ impl Ports {
             webhook_secret: take(&config.webhook_secret_parameter),
             github,
             target_secrets: tokio::sync::OnceCell::new(),
+            notifiers: tokio::sync::OnceCell::new(),
             ssm,
             http,
             table,
@@ -128,6 +132,55 @@ impl Ports {
                     read_parameters(&self.ssm, &names).await.map_err(|e| StepError::Config(e.chain()))?
                 };
                 Ok(wanted.into_iter().filter_map(|(id, n)| found.get(&n).cloned().map(|s| (id, s))).collect())
+            })
+            .await
+    }
+
+    /// The notification channels, built once from the table's settings.
+    async fn notifiers(&self) -> Result<&repowatch_notify::Notifiers, StepError> {
+        use repowatch_core::secret::SecretRef;
+        self.notifiers
+            .get_or_try_init(|| async {
+                // Waits sized for the function's timeout: three tries, no wait over 20 s.
+                let policy = repowatch_notify::RetryPolicy {
+                    attempts: 3,
+                    max_wait: std::time::Duration::from_secs(20),
+                    ..Default::default()
+                };
+                let Some(spec) = self.table.notify_spec().await.map_err(StepError::Store)? else {
+                    tracing::warn!("no notification channels: run `repowatch sync` with [[notify]] in repowatch.toml");
+                    return Ok(repowatch_notify::Notifiers::new(
+                        vec![],
+                        repowatch_notify::Lang::default(),
+                        jiff::tz::TimeZone::UTC,
+                        policy,
+                    ));
+                };
+                let names: Vec<String> = spec
+                    .references()
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        SecretRef::Ssm(name) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let found = if names.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    read_parameters(&self.ssm, &names).await.map_err(|e| StepError::Config(e.chain()))?
+                };
+                spec.notifiers(
+                    |reference| match reference {
+                        SecretRef::Ssm(name) => {
+                            found.get(name).cloned().ok_or_else(|| format!("SSM parameter {name} was not returned"))
+                        }
+                        other => Err(format!(
+                            "a notification channel uses {other}, which Lambda cannot read; use ssm:/… and run repowatch sync"
+                        )),
+                    },
+                    policy,
+                )
+                .map_err(StepError::Config)
             })
             .await
     }
@@ -194,33 +247,41 @@ pub async fn process_updates(ports: &Ports, event: LambdaEvent<Value>) -> Result
     Ok(encode(out)?)
 }
 
-pub async fn notify(_ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
-    // Step Functions' notify input, or an SNS event carrying CloudWatch alarms.
-    if event.payload.get("Records").is_some() {
-        let records = event.payload["Records"].as_array().cloned().unwrap_or_default();
+/// notify: the pipeline's run summary (Step Functions), or CloudWatch alarms
+/// and anything else that reaches the alarm topic (SNS). Every SNS record
+/// becomes a message, readable or not; a channel that fails fails the
+/// invocation after the others were sent, so Lambda retries it and then
+/// parks the event in the notify failure queue (an alarm is never dropped).
+pub async fn notify(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
+    let notifiers = ports.notifiers().await?;
+    if let Some(records) = event.payload.get("Records").and_then(Value::as_array) {
+        let mut failed = Vec::new();
         for record in records {
-            let message = record.pointer("/Sns/Message").and_then(Value::as_str).unwrap_or_default();
-            let alarm: Value = serde_json::from_str(message).unwrap_or(Value::String(message.to_owned()));
-            let name = alarm.get("AlarmName").and_then(|v| v.as_str()).unwrap_or("(not an alarm)");
-            let state = alarm.get("NewStateValue").and_then(|v| v.as_str()).unwrap_or("?");
-            tracing::warn!(alarm = name, state, "alarm received; notification channels are not built yet (issue 7)");
+            let delivery = notifiers.send(&sns_message(record)).await;
+            failed.extend(delivery.failed.into_iter().map(|(name, why)| format!("{name}: {why}")));
         }
-        return Ok(serde_json::json!({ "alarms": "logged" }));
+        if !failed.is_empty() {
+            return Err(StepError::Notify(repowatch_core::PortError::new(format!(
+                "notification not delivered to {}",
+                failed.join("; ")
+            )))
+            .into());
+        }
+        return Ok(serde_json::json!({ "records": records.len(), "channels": notifiers.names() }));
     }
     let input = decode("notify", event.payload)?;
-    Ok(encode(steps::notify(input, &NoChannels).await?)?)
+    Ok(encode(steps::notify(input, notifiers).await?)?)
 }
 
-/// Until notification channels are built (issue 7), a deployment has none.
-struct NoChannels;
-
-#[async_trait::async_trait]
-impl repowatch_core::Notifier for NoChannels {
-    fn channels(&self) -> Vec<String> {
-        Vec::new()
-    }
-    async fn send(&self, _n: &repowatch_core::steps::Notification) -> Result<(), repowatch_core::PortError> {
-        Ok(())
+/// One SNS record as a message: a CloudWatch alarm, or whatever it is, shown.
+fn sns_message(record: &Value) -> repowatch_notify::Message {
+    let text = record.pointer("/Sns/Message").and_then(Value::as_str);
+    match text.map(repowatch_notify::alarm::parse) {
+        Some(Ok(alarm)) => repowatch_notify::Message::Alarm { alarm },
+        _ => repowatch_notify::Message::Unrecognised {
+            subject: record.pointer("/Sns/Subject").and_then(Value::as_str).map(str::to_owned),
+            text: text.map(str::to_owned).unwrap_or_else(|| record.to_string()),
+        },
     }
 }
 

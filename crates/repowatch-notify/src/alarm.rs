@@ -100,7 +100,8 @@ pub fn parse(message: &str) -> Result<Alarm, NotAnAlarm> {
     let v: Value = serde_json::from_str(message).map_err(|_| NotAnAlarm::NotJson)?;
     let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let name = text("AlarmName").ok_or(NotAnAlarm::NoName)?.to_owned();
-    let region_code = text("AlarmArn").and_then(|arn| arn.split(':').nth(3)).filter(|r| !r.is_empty()).map(str::to_owned);
+    let region_code =
+        text("AlarmArn").and_then(|arn| arn.split(':').nth(3)).filter(|r| !r.is_empty()).map(str::to_owned);
     Ok(Alarm {
         name,
         description: text("AlarmDescription").map(str::to_owned),
@@ -128,7 +129,12 @@ fn watched(trigger: &Value) -> Option<Watched> {
     }
     let metrics = trigger.get("Metrics")?.as_array()?;
     // The series the alarm evaluates is the one with ReturnData: an expression or a metric.
-    let returned = metrics.iter().find(|m| m.get("ReturnData").and_then(Value::as_bool) == Some(true))?;
+    // Older or hand-written payloads may omit ReturnData: then the first expression, else the first metric.
+    let returned = metrics
+        .iter()
+        .find(|m| m.get("ReturnData").and_then(Value::as_bool) == Some(true))
+        .or_else(|| metrics.iter().find(|m| m.get("Expression").is_some()))
+        .or_else(|| metrics.first())?;
     if let Some(expression) = s(returned, "Expression") {
         return Some(Watched::Expression { expression, label: s(returned, "Label") });
     }
@@ -172,8 +178,7 @@ mod tests {
 
     #[test]
     fn a_single_metric_alarm_from_the_aws_lambda_events_fixture() {
-        let sns: Value =
-            serde_json::from_str(include_str!("../tests/fixtures/alarm-sns-single-metric.json")).unwrap();
+        let sns: Value = serde_json::from_str(include_str!("../tests/fixtures/alarm-sns-single-metric.json")).unwrap();
         let alarm = parse(sns["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
         assert_eq!(alarm.name, "EXAMPLE");
         assert_eq!(alarm.state, AlarmState::Alarm);
@@ -191,6 +196,12 @@ mod tests {
             alarm.watched,
             Some(Watched::Expression { expression: "m1*1".into(), label: Some("Expression1".into()) })
         );
+    }
+
+    #[test]
+    fn metric_math_without_return_data_still_names_the_expression() {
+        let alarm = parse(r#"{"AlarmName":"x","Trigger":{"Metrics":[{"Id":"m1","MetricStat":{"Metric":{"MetricName":"Errors","Namespace":"AWS/Lambda"}}},{"Id":"e1","Expression":"m1*100"}]}}"#).unwrap();
+        assert_eq!(alarm.watched, Some(Watched::Expression { expression: "m1*100".into(), label: None }));
     }
 
     #[test]

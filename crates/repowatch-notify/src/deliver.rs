@@ -102,11 +102,7 @@ pub struct Notifiers {
 
 impl Notifiers {
     pub fn new(channels: Vec<Channel>, language: Lang, tz: TimeZone, policy: RetryPolicy) -> Self {
-        let named = channels
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (channel_name(i, &c), c))
-            .collect();
+        let named = channels.into_iter().enumerate().map(|(i, c)| (channel_name(i, &c), c)).collect();
         // Redirects are not followed: a webhook that moved is a configuration to fix,
         // and following one would send the body (and signature) somewhere unplanned.
         let http = reqwest::Client::builder()
@@ -130,7 +126,17 @@ impl Notifiers {
     /// Sends `message` to every channel that wants it; then tells the channels
     /// that worked about the ones that did not.
     pub async fn send(&self, message: &Message) -> Delivery {
-        let delivery = self.send_to(message, |_, c| c.wants(message)).await;
+        self.deliver(message, |_, c| c.wants(message)).await
+    }
+
+    /// Sends `message` to every channel regardless of `on` (`repowatch notify test`),
+    /// with the same report of failed channels.
+    pub async fn send_all(&self, message: &Message) -> Delivery {
+        self.deliver(message, |_, _| true).await
+    }
+
+    async fn deliver(&self, message: &Message, pick: impl Fn(&str, &Channel) -> bool) -> Delivery {
+        let delivery = self.send_to(message, pick).await;
         if !delivery.failed.is_empty() && !delivery.sent.is_empty() {
             let failed: Vec<String> = delivery.failed.iter().map(|(n, _)| n.clone()).collect();
             let notice = Message::ChannelsFailed { channels: failed };
@@ -141,11 +147,6 @@ impl Notifiers {
             }
         }
         delivery
-    }
-
-    /// Sends `message` to every channel regardless of `on` (`repowatch notify test`).
-    pub async fn send_all(&self, message: &Message) -> Delivery {
-        self.send_to(message, |_, _| true).await
     }
 
     async fn send_to(&self, message: &Message, pick: impl Fn(&str, &Channel) -> bool) -> Delivery {
@@ -189,7 +190,8 @@ impl Notifiers {
             if channel.kind == Kind::Webhook {
                 request = request.header("X-Repowatch-Event", "notification");
                 if let Some(secret) = &channel.secret {
-                    request = request.header("X-Repowatch-Signature-256", repowatch_core::signature::sign(secret, &bytes));
+                    request =
+                        request.header("X-Repowatch-Signature-256", repowatch_core::signature::sign(secret, &bytes));
                 }
             }
             let wait = match request.send().await {
@@ -222,7 +224,11 @@ impl Notifiers {
                 break;
             }
             if wait > self.policy.max_wait {
-                return Err(format!("{last}; asked to wait {} s, more than {} s", wait.as_secs(), self.policy.max_wait.as_secs()));
+                return Err(format!(
+                    "{last}; asked to wait {} s, more than {} s",
+                    wait.as_secs(),
+                    self.policy.max_wait.as_secs()
+                ));
             }
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(self.policy.max_wait);
@@ -259,10 +265,12 @@ fn detail(text: &str) -> String {
 fn channel_name(index: usize, channel: &Channel) -> String {
     let host = reqwest::Url::parse(channel.url.expose())
         .ok()
-        .and_then(|u| u.host_str().map(|h| match u.port() {
-            Some(p) => format!("{h}:{p}"),
-            None => h.to_owned(),
-        }))
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            })
+        })
         .unwrap_or_else(|| "?".to_owned());
     format!("{} #{} ({host})", channel.kind.as_str(), index + 1)
 }

@@ -11,9 +11,11 @@ pub mod format;
 pub mod message;
 pub mod render;
 pub mod samples;
+pub mod spec;
 pub mod text;
 
 pub use deliver::{Channel, Delivery, Kind, Notifiers, RetryPolicy};
 pub use message::{BuildInfo, Message, ParkedItem, Severity, Topic};
 pub use render::{Rendered, render};
+pub use spec::{ChannelSpec, NotifySpec};
 pub use text::Lang;

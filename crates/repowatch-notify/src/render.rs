@@ -108,7 +108,11 @@ pub fn render(message: &Message, lang: Lang, tz: &TimeZone) -> Rendered {
                 let builds: Vec<String> = summary
                     .datasources
                     .iter()
-                    .flat_map(|o| o.builds.iter().map(move |b| format!("{} {} → {}", o.id, short_ref(b.git_ref.as_str()), b.target)))
+                    .flat_map(|o| {
+                        o.builds
+                            .iter()
+                            .map(move |b| format!("{} {} → {}", o.id, short_ref(b.git_ref.as_str()), b.target))
+                    })
                     .collect();
                 r.fields.push(field(text::FIELD_QUEUED, list(&builds, LIST_ITEMS, 1000, lang)));
             }
@@ -245,11 +249,15 @@ fn build_title(tpl: text::T, build: &BuildInfo, conclusion: Option<&String>, lan
 fn build_fields(r: &mut Rendered, build: &BuildInfo, lang: Lang) {
     r.fields.push(Field { name: text::FIELD_TARGET.get(lang).to_owned(), value: build.target.to_string() });
     let commit = build.commit.as_str();
-    r.fields.push(Field { name: text::FIELD_COMMIT.get(lang).to_owned(), value: commit[..commit.len().min(12)].to_owned() });
-    r.link = build.url.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(|url| Link {
-        label: text::LINK_RUN.get(lang).to_owned(),
-        url: url.clone(),
+    r.fields.push(Field {
+        name: text::FIELD_COMMIT.get(lang).to_owned(),
+        value: commit[..commit.len().min(12)].to_owned(),
     });
+    r.link = build
+        .url
+        .as_ref()
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .map(|url| Link { label: text::LINK_RUN.get(lang).to_owned(), url: url.clone() });
 }
 
 fn failure_line(f: &RunFailure, lang: Lang) -> String {

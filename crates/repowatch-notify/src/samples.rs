@@ -44,7 +44,8 @@ pub fn all() -> Result<Vec<(&'static str, Message)>, serde_json::Error> {
             { "kind": "branch", "ref": r, "commit": sha(c), "target": "deploy", "key": key(c), "message_id": format!("m-{id}") }
         ]})
     };
-    let many_changed: Vec<Value> = (1..=40).map(|i| queued(&format!("service-{i:02}"), "refs/heads/main", 'b')).collect();
+    let many_changed: Vec<Value> =
+        (1..=40).map(|i| queued(&format!("service-{i:02}"), "refs/heads/main", 'b')).collect();
     let long_error = "GitHub answered 502 Bad Gateway three times for the batch query; the repository may be very large or GitHub may be degraded. ".repeat(12);
     let mut out = vec![
         ("run_ok", run(json!({

@@ -84,10 +84,8 @@ fn check_discord(body: &Value) -> Vec<String> {
         if total > dl::EMBED_TOTAL {
             p.push(format!("embed total {total} > 6000"));
         }
-        if let Some(c) = e.get("color") {
-            if c.as_u64().is_none_or(|c| c > 0xFFFFFF) {
-                p.push("color is not 0xRRGGBB".into());
-            }
+        if e.get("color").is_some_and(|c| c.as_u64().is_none_or(|c| c > 0xFFFFFF)) {
+            p.push("color is not 0xRRGGBB".into());
         }
     }
     if body["allowed_mentions"]["parse"] != serde_json::json!([]) {
@@ -157,7 +155,9 @@ async fn receive(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> R
         return (StatusCode::BAD_REQUEST, problems.join("; ")).into_response();
     }
     match (fake.script, n) {
-        (Script::RateLimitedHeader, 1) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "rate_limited").into_response(),
+        (Script::RateLimitedHeader, 1) => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "rate_limited").into_response()
+        }
         (Script::RateLimitedBody, 1) => (
             StatusCode::TOO_MANY_REQUESTS,
             [("content-type", "application/json")],
@@ -165,7 +165,9 @@ async fn receive(State(fake): State<Fake>, headers: HeaderMap, body: Bytes) -> R
         )
             .into_response(),
         (Script::FlakyThenOk, 1 | 2) => (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response(),
-        (Script::Gone, _) => (StatusCode::NOT_FOUND, r#"{"message": "Unknown Webhook", "code": 10015}"#).into_response(),
+        (Script::Gone, _) => {
+            (StatusCode::NOT_FOUND, r#"{"message": "Unknown Webhook", "code": 10015}"#).into_response()
+        }
         (_, _) => match fake.kind {
             Kind::Discord => StatusCode::NO_CONTENT.into_response(),
             _ => (StatusCode::OK, "ok").into_response(),
@@ -214,7 +216,12 @@ fn channel(kind: Kind, url: &str) -> Channel {
 }
 
 fn fast() -> RetryPolicy {
-    RetryPolicy { attempts: 4, first_backoff: Duration::from_millis(50), max_wait: Duration::from_secs(5), timeout: Duration::from_secs(5) }
+    RetryPolicy {
+        attempts: 4,
+        first_backoff: Duration::from_millis(50),
+        max_wait: Duration::from_secs(5),
+        timeout: Duration::from_secs(5),
+    }
 }
 
 fn notifiers(channels: Vec<Channel>) -> Notifiers {

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use async_trait::async_trait;
 use repowatch_core::secret::{SecretRef, SecretString};
-use repowatch_core::steps::Notification;
-use repowatch_core::{Dispatcher, Notifier, PortError, StaticCatalog, SystemClock, TargetSpec};
+use repowatch_core::{Dispatcher, StaticCatalog, SystemClock, TargetSpec};
 use repowatch_github::{ClientOptions, GithubClient, GithubRefSource, GithubTarget, WebhookTarget};
 use repowatch_local::engine::{Engine, Ports};
 use repowatch_local::{CommandTarget, Db, GitRefSource, Owner, SqliteBuildQueue, SqliteStateStore};
+use repowatch_notify::{Channel, Notifiers, RetryPolicy};
 
 use crate::config::Config;
 use crate::routing::{RoutingRefSource, RoutingTarget};
@@ -31,6 +30,8 @@ pub struct App {
     pub github: Option<Arc<GithubClient>>,
     /// `serve.build_secret`, resolved, for `POST /webhooks/build`.
     pub build_secret: Option<SecretString>,
+    /// The [[notify]] channels, URLs resolved (empty for `Needs::Nothing`).
+    pub notifiers: Arc<Notifiers>,
 }
 
 /// Which secrets a command resolves at start-up (once; never again, never printed).
@@ -85,12 +86,7 @@ impl App {
             Owner::register(&config.settings.state_dir).context("cannot register this process as a queue consumer")?;
         let store = Arc::new(SqliteStateStore::new(db.clone()));
         let queue = Arc::new(SqliteBuildQueue::new(db));
-        if !config.notify.is_empty() {
-            tracing::warn!(
-                channels = config.notify.len(),
-                "[[notify]] channels are configured, but Discord/Slack/webhook delivery is not built yet: this run sends no notification"
-            );
-        }
+        let notifiers = Arc::new(if pipeline { notifiers(&config)? } else { no_notifiers(&config) });
         // One HTTP client per process, shared by GitHub and the webhook targets.
         let http =
             repowatch_github::http_client(&format!("repowatch/{}", env!("CARGO_PKG_VERSION")), Duration::from_secs(30))
@@ -116,13 +112,13 @@ impl App {
                 github: github.clone().map(GithubTarget::new),
                 webhook: WebhookTarget::new(http, target_secrets),
             }),
-            notifier: Arc::new(NoNotifier),
+            notifier: notifiers.clone(),
             clock: Arc::new(SystemClock),
             dispatcher: Dispatcher { owner: owner.as_str().to_owned(), lease: MIN_LEASE.max(longest_timeout(&config)) },
             webhook_secret,
         };
         let engine = Engine::new(ports).context("the built-in state machine definition is invalid")?;
-        Ok(App { config, store, queue, owner, engine, github, build_secret })
+        Ok(App { config, store, queue, owner, engine, github, build_secret, notifiers })
     }
 
     pub fn ports(&self) -> &Ports {
@@ -148,16 +144,24 @@ fn longest_timeout(config: &Config) -> Duration {
         .unwrap_or(Duration::from_secs(60))
 }
 
-/// Until notification channels are built, the embedded engine has none.
-struct NoNotifier;
-
-#[async_trait]
-impl Notifier for NoNotifier {
-    fn channels(&self) -> Vec<String> {
-        Vec::new()
+/// The [[notify]] channels with their URLs (and signing secrets) resolved.
+pub fn notifiers(config: &Config) -> anyhow::Result<Notifiers> {
+    let resolve = |field: &'static str, reference: &SecretRef| {
+        crate::config::resolve_secret(field, reference).map_err(|e| crate::cli::UsageError(e.to_string()))
+    };
+    let mut channels = Vec::new();
+    for c in &config.notify {
+        channels.push(Channel {
+            kind: c.kind,
+            url: resolve("notify.url", &c.url)?,
+            secret: c.secret.as_ref().map(|s| resolve("notify.secret", s)).transpose()?,
+            on: c.on.clone(),
+            quiet_runs: c.quiet_runs,
+        });
     }
+    Ok(Notifiers::new(channels, config.settings.language, config.settings.timezone.clone(), RetryPolicy::default()))
+}
 
-    async fn send(&self, _notification: &Notification) -> Result<(), PortError> {
-        Ok(())
-    }
+fn no_notifiers(config: &Config) -> Notifiers {
+    Notifiers::new(Vec::new(), config.settings.language, config.settings.timezone.clone(), RetryPolicy::default())
 }

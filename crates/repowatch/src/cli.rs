@@ -55,6 +55,15 @@ pub enum Command {
     /// Run States Language definitions offline.
     #[command(subcommand)]
     Asl(AslCommand),
+    /// The [[notify]] channels.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a sample message to every configured channel, whatever its `on`.
+    Test,
 }
 
 #[derive(Debug, Args)]

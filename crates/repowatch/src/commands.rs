@@ -11,7 +11,9 @@ use repowatch_local::worker::{self, WorkReport, WorkerOptions};
 use serde_json::{Value, json};
 
 use crate::app::{App, Needs};
-use crate::cli::{AslCommand, Cli, Command, DlqCommand, Outcome, RunArgs, StatusArgs, UsageError, WorkerArgs};
+use crate::cli::{
+    AslCommand, Cli, Command, DlqCommand, NotifyCommand, Outcome, RunArgs, StatusArgs, UsageError, WorkerArgs,
+};
 use crate::{config, render};
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
@@ -21,6 +23,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Validate => validate(&cli.config, cli.json),
         Command::Sync(args) => crate::sync::sync(&config::load(&cli.config)?, &args, cli.json).await,
+        Command::Notify(NotifyCommand::Test) => notify_test(&config::load(&cli.config)?, cli.json).await,
         command => {
             let config = config::load(&cli.config)?;
             let needs = match &command {
@@ -38,10 +41,35 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
                 Command::Dlq(DlqCommand::List) => dlq_list(&app, cli.json).await,
                 Command::Dlq(DlqCommand::Redrive { ids }) => dlq_redrive(&app, &ids, cli.json).await,
                 Command::Invoke(args) => invoke(&app, &args.function, &args.event, cli.json).await,
-                Command::Asl(_) | Command::Validate | Command::Sync(_) => unreachable_command(),
+                Command::Asl(_) | Command::Validate | Command::Sync(_) | Command::Notify(_) => unreachable_command(),
             }
         }
     }
+}
+
+/// `repowatch notify test`: a sample to every channel; exit 1 if any failed.
+async fn notify_test(config: &config::Config, json: bool) -> anyhow::Result<Outcome> {
+    if config.notify.is_empty() {
+        return Err(UsageError(format!(
+            "{}: no [[notify]] channel is configured; add one (kind = \"discord\", url = \"env:DISCORD_WEBHOOK_URL\")",
+            config.path.display()
+        ))
+        .into());
+    }
+    let notifiers = crate::app::notifiers(config)?;
+    let message = repowatch_notify::Message::Test { at: SystemClock.now() };
+    let delivery = notifiers.send_all(&message).await;
+    if json {
+        print_json(&delivery)?;
+    } else {
+        for name in &delivery.sent {
+            println!("sent      {name}");
+        }
+        for (name, why) in &delivery.failed {
+            println!("FAILED    {name}: {why}");
+        }
+    }
+    Ok(if delivery.failed.is_empty() { Outcome::Success } else { Outcome::Failure })
 }
 
 fn unreachable_command() -> anyhow::Result<Outcome> {

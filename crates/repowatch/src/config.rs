@@ -83,23 +83,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
 }
 
-/// Notification language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    #[default]
-    Ja,
-    En,
-}
-
-impl Language {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Language::Ja => "ja",
-            Language::En => "en",
-        }
-    }
-}
+/// Notification language: the notify crate's own type.
+pub use repowatch_notify::Lang as Language;
 
 impl Config {
     /// What reads or dispatches through GitHub (`datasource "api"`, `target "deploy"`):
@@ -158,57 +143,15 @@ pub struct NotifyChannel {
     pub kind: NotifyKind,
     /// A webhook URL embeds a token, so it is a secret reference.
     pub url: SecretRef,
+    /// Signs the body of `kind = "webhook"` (required there, refused elsewhere).
+    pub secret: Option<SecretRef>,
     pub on: Vec<NotifyOn>,
+    /// Also send the summary of runs that changed nothing (default false).
+    pub quiet_runs: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyKind {
-    Discord,
-    Slack,
-    Webhook,
-}
-
-impl NotifyKind {
-    pub const ALL: [NotifyKind; 3] = [NotifyKind::Discord, NotifyKind::Slack, NotifyKind::Webhook];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyKind::Discord => "discord",
-            NotifyKind::Slack => "slack",
-            NotifyKind::Webhook => "webhook",
-        }
-    }
-}
-
-/// What a channel is told about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyOn {
-    /// A build or a run failed.
-    Failure,
-    /// A build was dispatched.
-    Build,
-    /// The summary of each run.
-    Summary,
-    /// Operational alarms (parked messages, repeated failures).
-    Alarm,
-}
-
-impl NotifyOn {
-    pub const ALL: [NotifyOn; 4] = [NotifyOn::Failure, NotifyOn::Build, NotifyOn::Summary, NotifyOn::Alarm];
-    /// `on` when not set.
-    pub const DEFAULT: [NotifyOn; 2] = [NotifyOn::Failure, NotifyOn::Alarm];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyOn::Failure => "failure",
-            NotifyOn::Build => "build",
-            NotifyOn::Summary => "summary",
-            NotifyOn::Alarm => "alarm",
-        }
-    }
-}
+/// `kind` of a `[[notify]]` channel, and its `on` events: the notify crate's own types.
+pub use repowatch_notify::{Kind as NotifyKind, Topic as NotifyOn};
 
 /// Everything wrong with a configuration file. `Display` prints one problem per line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -1072,7 +1015,7 @@ fn notify(cx: &mut Cx<'_>, value: Option<&Spanned<DeValue<'_>>>, base_dir: &Path
 }
 
 fn channel(cx: &mut Cx<'_>, index: usize, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Option<NotifyChannel> {
-    const KEYS: &[&str] = &["kind", "url", "on"];
+    const KEYS: &[&str] = &["kind", "url", "secret", "on", "quiet_runs"];
     let path = format!("notify[{index}]");
     let raw: raw::RawNotify = cx.table(value, KEYS, &path, "[[notify]]")?;
     let kinds = || NotifyKind::ALL.map(NotifyKind::as_str).join(", ");
@@ -1131,7 +1074,31 @@ fn channel(cx: &mut Cx<'_>, index: usize, value: &Spanned<DeValue<'_>>, base_dir
             ok.then_some(events)
         }
     };
-    Some(NotifyChannel { kind: kind?, url: url?, on: on? })
+    let secret = match (&raw.secret, kind) {
+        (Some(s), Some(NotifyKind::Webhook)) => secret(cx, s, &join(&path, "secret"), base_dir),
+        (None, Some(NotifyKind::Webhook)) => {
+            cx.missing(
+                value.span(),
+                &join(&path, "secret"),
+                "missing; a webhook channel signs what it sends, add secret = \"env:NOTIFY_WEBHOOK_SECRET\" (or ssm:/…, file:…)",
+            );
+            return None;
+        }
+        (Some(s), Some(other)) => {
+            cx.err(
+                s.span(),
+                &join(&path, "secret"),
+                format!(
+                    "{} signs nothing with it; secret applies only to kind = \"webhook\", remove it",
+                    other.as_str()
+                ),
+            );
+            return None;
+        }
+        (_, _) => None,
+    };
+    let quiet_runs = raw.quiet_runs.map(|q| q.into_inner()).unwrap_or(false);
+    Some(NotifyChannel { kind: kind?, url: url?, secret, on: on?, quiet_runs })
 }
 
 // ---------------------------------------------------------------------------

@@ -38,8 +38,39 @@ pub fn cloud_problems(config: &Config) -> Vec<String> {
             _ => {}
         }
     }
+    for (i, channel) in config.notify.iter().enumerate() {
+        for (field, reference) in
+            std::iter::once(("url", &channel.url)).chain(channel.secret.as_ref().map(|s| ("secret", s)))
+        {
+            if !matches!(reference, SecretRef::Ssm(_)) {
+                problems.push(format!(
+                    "notify[{i}].{field} = \"{reference}\" cannot be read by the Lambda functions; store it in SSM as a SecureString and write {field} = \"ssm:/repowatch/notify/{}-{field}\"",
+                    channel.kind.as_str()
+                ));
+            }
+        }
+    }
     problems.extend(config.missing_github());
     problems
+}
+
+/// The notification settings as the Lambda functions read them; `None` without channels.
+pub fn notify_spec(config: &Config) -> Option<repowatch_notify::NotifySpec> {
+    (!config.notify.is_empty()).then(|| repowatch_notify::NotifySpec {
+        language: config.settings.language,
+        timezone: config.settings.timezone_name.clone(),
+        channels: config
+            .notify
+            .iter()
+            .map(|c| repowatch_notify::ChannelSpec {
+                kind: c.kind,
+                url: c.url.clone(),
+                secret: c.secret.clone(),
+                on: c.on.clone(),
+                quiet_runs: c.quiet_runs,
+            })
+            .collect(),
+    })
 }
 
 pub async fn sync(config: &Config, args: &SyncArgs, json: bool) -> anyhow::Result<Outcome> {
@@ -83,8 +114,13 @@ pub async fn sync(config: &Config, args: &SyncArgs, json: bool) -> anyhow::Resul
 async fn write(config: &Config, table: &str, json: bool) -> anyhow::Result<Outcome> {
     let sdk = repowatch_aws::sdk::config_loader().load().await;
     let dynamo = repowatch_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let (written, deleted) = dynamo
-        .sync_catalog(&config.datasources, &config.targets)
+    let notify = notify_spec(config);
+    let written_catalog = async {
+        let counts = dynamo.sync_catalog(&config.datasources, &config.targets).await?;
+        dynamo.sync_notify(notify.as_ref()).await?;
+        Ok::<_, repowatch_core::PortError>(counts)
+    };
+    let (written, deleted) = written_catalog
         .await
         .map_err(|e| {
             anyhow::anyhow!(
@@ -93,7 +129,8 @@ async fn write(config: &Config, table: &str, json: bool) -> anyhow::Result<Outco
             )
         })?;
     if json {
-        println!("{}", json!({ "table": table, "written": written, "deleted": deleted }));
+        let channels = notify.as_ref().map_or(0, |n| n.channels.len());
+        println!("{}", json!({ "table": table, "written": written, "deleted": deleted, "notify_channels": channels }));
     } else {
         println!("{table}: wrote {written} item(s), removed {deleted} no longer declared");
     }

@@ -54,6 +54,11 @@ event_type = "build"
 kind = "webhook"
 url = "https://builder.example/webhooks/build"
 secret = "ssm:/repowatch/targets/gpu"
+
+[[notify]]
+kind = "slack"
+url = "ssm:/repowatch/notify/slack-url"
+on = ["failure", "alarm", "summary"]
 "#;
 
 fn sync(moto: &Moto, config: &Path, table: &str) -> Output {
@@ -88,13 +93,19 @@ async fn sync_writes_the_catalog_and_removes_what_is_no_longer_declared() {
 
     std::fs::write(&config, CONFIG).unwrap();
     let out = sync(&moto, &config, "repowatch-dev-Table");
-    assert_eq!(json(&out), serde_json::json!({ "table": "repowatch-dev-Table", "written": 4, "deleted": 0 }));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({ "table": "repowatch-dev-Table", "written": 4, "deleted": 0, "notify_channels": 1 })
+    );
     let mut ids: Vec<String> = table.datasources().await.unwrap().into_iter().map(|d| d.id.to_string()).collect();
     ids.sort();
     assert_eq!(ids, ["api", "web"]);
     let web = table.datasource(&DatasourceId::parse("web").unwrap()).await.unwrap().unwrap();
     assert_eq!(web.targets.len(), 2, "{web:?}");
     assert!(table.target(&TargetId::parse("gpu").unwrap()).await.unwrap().is_some());
+    let notify = table.notify_spec().await.unwrap().expect("the notification settings were written");
+    assert_eq!((notify.language, notify.timezone.as_str()), (repowatch_notify::Lang::Ja, "Asia/Tokyo"));
+    assert_eq!(notify.channels[0].url.to_string(), "ssm:/repowatch/notify/slack-url");
 
     // Again with `web` and `gpu` gone: they leave the table, `api` stays.
     let trimmed = CONFIG

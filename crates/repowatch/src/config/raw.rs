@@ -105,7 +105,9 @@ pub(super) struct RawServe {
 pub(super) struct RawNotify {
     pub kind: S<String>,
     pub url: S<RawSecret>,
+    pub secret: S<RawSecret>,
     pub on: S<Vec<Spanned<String>>>,
+    pub quiet_runs: S<bool>,
 }
 
 /// A field that holds a secret reference. Deserialises from any TOML value so

@@ -607,12 +607,16 @@ fn full_example_parses_to_the_expected_values() {
             NotifyChannel {
                 kind: NotifyKind::Discord,
                 url: SecretRef::Env("DISCORD_WEBHOOK_URL".into()),
+                secret: None,
                 on: vec![NotifyOn::Failure, NotifyOn::Build, NotifyOn::Summary, NotifyOn::Alarm],
+                quiet_runs: false,
             },
             NotifyChannel {
                 kind: NotifyKind::Slack,
                 url: SecretRef::File(PathBuf::from("/srv/rw/secrets/slack-url")),
+                secret: None,
                 on: vec![NotifyOn::Failure, NotifyOn::Alarm],
+                quiet_runs: false,
             },
         ]
     );
@@ -668,7 +672,7 @@ fn defaults() {
     assert_eq!(*timeout, Duration::from_secs(30 * 60));
 
     let c = parse_ok(&format!(
-        "{MINIMAL}\n[github]\ntoken = \"env:GITHUB_TOKEN\"\n\n[serve]\n\n[[notify]]\nkind = \"webhook\"\nurl = \"env:HOOK_URL\"\n\n[settings]\nlanguage = \"en\"\ntimezone = \"UTC\"\n"
+        "{MINIMAL}\n[github]\ntoken = \"env:GITHUB_TOKEN\"\n\n[serve]\n\n[[notify]]\nkind = \"webhook\"\nurl = \"env:HOOK_URL\"\nsecret = \"env:HOOK_SECRET\"\nquiet_runs = true\n\n[settings]\nlanguage = \"en\"\ntimezone = \"UTC\"\n"
     ));
     assert_eq!(c.github.map(|g| g.api_url), Some("https://api.github.com".to_owned()));
     assert_eq!(
@@ -681,6 +685,8 @@ fn defaults() {
         })
     );
     assert_eq!(c.notify[0].on, vec![NotifyOn::Failure, NotifyOn::Alarm]);
+    assert_eq!(c.notify[0].secret, Some(SecretRef::Env("HOOK_SECRET".into())));
+    assert!(c.notify[0].quiet_runs);
     assert_eq!(c.settings.language, Language::En);
     assert_eq!(c.settings.timezone, jiff::tz::TimeZone::UTC);
     assert_eq!(c.settings.schedule, DEFAULT_SCHEDULE);
@@ -920,4 +926,16 @@ fn serve_build_requests_need_a_secret_and_declared_targets() {
         parse_err(&format!("{base}build_secret = \"env:B\"\n"))
             .contains("serve.build_targets: build_secret is set but build_targets is empty")
     );
+}
+
+#[test]
+fn a_webhook_channel_needs_a_secret_and_only_it_takes_one() {
+    let err = parse_err(&format!("{MINIMAL}\n[[notify]]\nkind = \"webhook\"\nurl = \"env:HOOK_URL\"\n"));
+    assert!(err.contains("notify[0].secret: missing; a webhook channel signs what it sends"), "{err}");
+    let err =
+        parse_err(&format!("{MINIMAL}\n[[notify]]\nkind = \"slack\"\nurl = \"env:SLACK_URL\"\nsecret = \"env:S\"\n"));
+    assert!(err.contains("notify[0].secret: slack signs nothing with it"), "{err}");
+    let err =
+        parse_err(&format!("{MINIMAL}\n[[notify]]\nkind = \"slack\"\nurl = \"env:SLACK_URL\"\nquiet_runs = \"yes\"\n"));
+    assert!(err.contains("notify[0].quiet_runs"), "{err}");
 }
