@@ -195,9 +195,22 @@ fn a_workflow_dispatch_build_carries_its_run_and_gets_its_result() {
         gh.fake.url(),
         &env.file("builds.log"),
         "[[datasources]]\nid = \"api\"\nrepo = \"octo/api\"\nwatch = [\"branch:main\"]\nbuild_on_first_seen = true\ntargets = [\"deploy\"]",
-        "\n[targets.deploy]\nkind = \"workflow_dispatch\"\nrepo = \"octo/api\"\nworkflow = \"deploy.yml\"\nref = \"main\"\nkey_input = \"repowatch_key\"\n",
+        "\n[targets.deploy]\nkind = \"workflow_dispatch\"\nrepo = \"octo/api\"\nworkflow = \"deploy.yml\"\nref = \"main\"\nkey_input = \"repowatch_key\"\n\n\
+         [[notify]]\nkind = \"discord\"\nurl = \"file:notify-url\"\non = [\"build\"]\n",
     ));
+    // A channel for build messages, its URL in a file as a secret reference allows.
+    let (channel_url, channel) = gh._rt.block_on(crate::support::notify_recorder());
+    std::fs::write(env.path().join("notify-url"), &channel_url).unwrap();
+    let titles = || -> Vec<String> {
+        channel
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|b| b["embeds"][0]["title"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
     let (report, _) = run_cli(&env, &["--json", "run", "--drain"]);
+    assert_eq!(titles(), ["ℹ️ ビルド開始: api main"], "the dispatch is told, in the default language");
     let build = &report["builds"][0];
     assert_eq!(build["outcome"], "dispatched", "{report:#}");
     let run_id = build["run"]["id"].as_u64().expect("the run id GitHub returned");
@@ -220,6 +233,10 @@ fn a_workflow_dispatch_build_carries_its_run_and_gets_its_result() {
     assert!(text.contains("recorded"), "{text}");
     let (code, _, stderr) = server.stop();
     assert_eq!(code, Some(0), "{stderr}");
+    // The result reached the channel, with the run's link (sent before serve stopped).
+    assert_eq!(titles()[1], "🚨 ビルド失敗 (failure): api main");
+    let finished = channel.lock().unwrap()[1].to_string();
+    assert!(finished.contains(&format!("https://github.com/octo/api/actions/runs/{run_id}")), "{finished}");
     let status: Value = serde_json::from_str(&env.ok(&["--json", "status"])).unwrap();
     let result = &status["builds"][0]["result"];
     assert_eq!((result["status"].as_str(), result["conclusion"].as_str()), (Some("completed"), Some("failure")));

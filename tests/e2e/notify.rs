@@ -100,3 +100,48 @@ fn notify_test_without_channels_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no [[notify]] channel is configured"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_that_keeps_failing_is_parked_and_told_once() {
+    let env = Env::new();
+    let repo = Repo::init(env.path().join("repo"));
+    repo.commit("a", "first");
+    let config = format!(
+        r#"
+[settings]
+state_dir = "state"
+language = "en"
+
+[[datasources]]
+id = "app"
+path = "{}"
+targets = ["broken"]
+build_on_first_seen = true
+
+[targets.broken]
+kind = "command"
+command = ["sh", "-c", "echo compiler exploded >&2; exit 3"]
+timeout = "30s"
+
+[[notify]]
+kind = "discord"
+url = "env:DISCORD_URL"
+"#,
+        repo.path.display()
+    );
+    env.write_config(&config);
+    let (url, seen) = notify_recorder().await;
+    let out = run_in(&env, &url, &["run", "--drain"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a parked build fails the command: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(titles(&seen), ["🚨 1 build request(s) parked in the DLQ"]);
+    let body = seen.lock().unwrap()[0]["embeds"][0]["description"].as_str().unwrap_or_default().to_owned();
+    assert!(body.contains("app main → broken (received 5×)"), "{body}");
+    // A later run does not repeat what was already told.
+    run_in(&env, &url, &["run", "--drain"]);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}

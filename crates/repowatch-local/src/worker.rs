@@ -25,6 +25,9 @@ pub struct WorkerOptions {
     pub visibility: Duration,
     /// Keep every result in the report (a long-running worker does not).
     pub keep_results: bool,
+    /// Each result as it happens (the CLI turns them into notifications). A
+    /// receiver that went away is ignored: notifying never stops dispatching.
+    pub events: Option<tokio::sync::mpsc::UnboundedSender<DispatchResult>>,
 }
 
 /// What a worker did before it stopped.
@@ -91,6 +94,9 @@ pub async fn work(
                     }
                 }
                 tracing::info!(key = %result.key, outcome = ?result.outcome, detail = %result.detail, "build message handled");
+                if let Some(events) = &options.events {
+                    let _ = events.send(result.clone());
+                }
                 if options.keep_results {
                     report.results.push(result);
                 }

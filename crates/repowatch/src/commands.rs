@@ -175,8 +175,14 @@ pub async fn execute_run(app: &App, request: &RunRequest) -> anyhow::Result<engi
 }
 
 async fn drain(app: &App, once: bool, poll: std::time::Duration) -> anyhow::Result<WorkReport> {
-    let options = WorkerOptions { once, poll, visibility: app.visibility(), keep_results: true };
-    Ok(worker::work(&app.queue, app.ports(), &app.owner, &options, shutdown_signal()).await?)
+    let started = SystemClock.now();
+    let (events, notices) = crate::notices::spawn(app);
+    let options = WorkerOptions { once, poll, visibility: app.visibility(), keep_results: true, events: Some(events) };
+    let report = worker::work(&app.queue, app.ports(), &app.owner, &options, shutdown_signal()).await;
+    drop(options); // the last sender: the notices task sends what it holds, then ends
+    let _ = notices.await;
+    crate::notices::parked(app, started, &mut Default::default()).await;
+    Ok(report?)
 }
 
 async fn run_worker(app: &App, args: WorkerArgs, json: bool) -> anyhow::Result<Outcome> {

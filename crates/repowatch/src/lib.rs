@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod notices;
 pub mod render;
 pub mod routing;
 pub mod schedule;

@@ -80,9 +80,34 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
         let app = app.clone();
         let stop = stopped(stop_rx.clone());
         tokio::spawn(async move {
-            let options =
-                WorkerOptions { once: false, poll: WORKER_POLL, visibility: app.visibility(), keep_results: false };
-            worker::work(&app.queue, app.ports(), &app.owner, &options, stop).await
+            let (events, notices) = crate::notices::spawn(&app);
+            let options = WorkerOptions {
+                once: false,
+                poll: WORKER_POLL,
+                visibility: app.visibility(),
+                keep_results: false,
+                events: Some(events),
+            };
+            let worked = worker::work(&app.queue, app.ports(), &app.owner, &options, stop).await;
+            drop(options);
+            let _ = notices.await;
+            worked
+        })
+    };
+    // Parked build requests, told as they appear (the DLQ-depth alarm of AWS).
+    let dlq_watch = {
+        let app = app.clone();
+        let stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let since = repowatch_core::Clock::now(&repowatch_core::SystemClock);
+            let mut seen = std::collections::BTreeSet::new();
+            loop {
+                tokio::select! {
+                    () = stopped(stop_rx.clone()) => break,
+                    () = tokio::time::sleep(DLQ_CHECK) => crate::notices::parked(&app, since, &mut seen).await,
+                }
+            }
+            crate::notices::parked(&app, since, &mut seen).await;
         })
     };
     let scheduler = (!args.no_schedule).then(|| tokio::spawn(scheduler(shared.clone(), stop_rx.clone())));
@@ -108,6 +133,7 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
         let _ = s.await;
     }
     let worked = worker.await.context("the worker task failed")?;
+    let _ = dlq_watch.await;
     served.context("the HTTP server failed")?;
     worked.map_err(|e| anyhow::anyhow!("the worker stopped: {}", e.chain()))?;
     if !json {
@@ -115,6 +141,9 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
     }
     Ok(Outcome::Success)
 }
+
+/// How often `serve` looks for newly parked build requests to notify about.
+const DLQ_CHECK: Duration = Duration::from_secs(30);
 
 /// Completes when `rx` says stop.
 async fn stopped(mut rx: watch::Receiver<bool>) {
@@ -220,6 +249,13 @@ async fn github_webhook(State(shared): State<Arc<Shared>>, headers: HeaderMap, b
             // Reap finished runs so the set stays small on a long-lived server.
             while runs.try_join_next().is_some() {}
             runs.spawn(async move { run_now(&shared2, request).await });
+        }
+    }
+    // A run one of our builds started has finished: tell people, after answering.
+    if let Some(report) = output.workflow_run.filter(|r| r.recorded && r.status.as_deref() == Some("completed")) {
+        let app = shared.app.clone();
+        if let Ok(mut runs) = shared.runs.lock() {
+            runs.spawn(async move { crate::notices::run_finished(&app, &report).await });
         }
     }
     let status = StatusCode::from_u16(output.status_code).unwrap_or(StatusCode::OK);

@@ -135,6 +135,23 @@ impl SqliteStateStore {
     }
 
     /// Every dispatch attempt of one build, oldest first.
+    /// The build whose dispatch started GitHub run `run_id`, if one did.
+    pub async fn build_for_run(&self, run_id: u64) -> Result<Option<BuildRecord>, PortError> {
+        let Ok(run_id) = i64::try_from(run_id) else { return Ok(None) };
+        self.db
+            .call("read the build of a workflow run", move |conn| {
+                let record: Option<String> = conn
+                    .query_row(
+                        "SELECT record FROM builds WHERE run_id = ?1 ORDER BY started_at DESC LIMIT 1",
+                        [run_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                record.as_deref().map(parse_record).transpose()
+            })
+            .await
+    }
+
     pub async fn builds_for_key(&self, key: &IdempotencyKey) -> Result<Vec<BuildRecord>, PortError> {
         let key = key.as_str().to_owned();
         self.db
