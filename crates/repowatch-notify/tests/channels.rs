@@ -368,3 +368,58 @@ async fn every_message_kind_fits_both_services_limits_in_both_languages() {
     assert_eq!(discord.problems(), Vec::<String>::new());
     assert_eq!(slack.problems(), Vec::<String>::new());
 }
+
+/// Captures every log line of the current thread (the test's current-thread runtime).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_url_token_or_secret_in_any_message_log_line_or_error() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let ok = Server::start(Kind::Discord, Script::Ok).await;
+    let limited = Server::start(Kind::Slack, Script::RateLimitedHeader).await;
+    let gone = Server::start(Kind::Webhook, Script::Gone).await;
+    let flaky = Server::start(Kind::Discord, Script::FlakyThenOk).await;
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = format!("http://127.0.0.1:{dead_port}/services/T1/B1/canary-dead-slack-9a0b");
+    let n = notifiers(vec![
+        channel(Kind::Discord, &ok.url),
+        channel(Kind::Slack, &limited.url),
+        channel(Kind::Webhook, &gone.url),
+        channel(Kind::Discord, &flaky.url),
+        channel(Kind::Slack, &dead),
+    ]);
+    let mut seen = String::new();
+    for (_, message) in repowatch_notify::samples::all().unwrap() {
+        let d = n.send_all(&message).await;
+        seen.push_str(&format!("{d:?}"));
+    }
+    for server in [&ok, &limited, &gone, &flaky] {
+        seen.push_str(&format!("{:?}", server.bodies()));
+    }
+    seen.push_str(&String::from_utf8_lossy(&logs.0.lock().unwrap()));
+    assert!(seen.contains("notification not delivered"), "the log captured the failures");
+    for canary in
+        ["canary-discord-token", "canary-slack-token", "canary-query", "canary-dead-slack", "canary-signing-secret"]
+    {
+        assert!(!seen.contains(canary), "{canary} appeared in a message, log line or error");
+    }
+}
