@@ -165,7 +165,7 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
         .unwrap();
     let spec: repowatch_notify::NotifySpec = serde_json::from_value(json!({
         "language": "en", "timezone": "Asia/Tokyo",
-        "channels": [{ "kind": "discord", "url": "ssm:/repowatch/notify/discord-url", "on": ["summary", "failure", "alarm"] }],
+        "channels": [{ "kind": "discord", "url": "ssm:/repowatch/notify/discord-url", "on": ["summary", "failure", "alarm", "build"] }],
     }))
     .unwrap();
     table.sync_notify(Some(&spec)).await.unwrap();
@@ -246,7 +246,8 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
         let answer = cloud.lambdas["notify"].invoke(event).await;
         assert!(answer.is_ok(), "{answer:?}");
     }
-    // The channel heard both runs that did something and both SNS messages, in English.
+    // The channel heard both runs that did something, the one dispatch (not the
+    // redelivery) and both SNS messages, in English.
     let titles: Vec<String> = channel
         .lock()
         .unwrap()
@@ -258,11 +259,12 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
         [
             "ℹ️ Run finished: 0 changed, 0 build(s) queued",
             "ℹ️ Run finished: 1 changed, 1 build(s) queued",
+            "ℹ️ Build dispatched: api main",
             "🚨 ALARM: repowatch-dev-PipelineErrorRateAlarm",
             "⚠️ Unrecognised message on the alarm topic",
         ]
     );
-    let alarm = channel.lock().unwrap()[2].to_string();
+    let alarm = channel.lock().unwrap()[3].to_string();
     assert!(alarm.contains("100 * (e1) / MAX([i1, 1])") && alarm.contains("Asia Pacific (Tokyo)"), "{alarm}");
 
     // A step error reaches Step Functions with the name Retry/Catch match.

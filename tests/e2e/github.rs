@@ -196,7 +196,7 @@ fn a_workflow_dispatch_build_carries_its_run_and_gets_its_result() {
         &env.file("builds.log"),
         "[[datasources]]\nid = \"api\"\nrepo = \"octo/api\"\nwatch = [\"branch:main\"]\nbuild_on_first_seen = true\ntargets = [\"deploy\"]",
         "\n[targets.deploy]\nkind = \"workflow_dispatch\"\nrepo = \"octo/api\"\nworkflow = \"deploy.yml\"\nref = \"main\"\nkey_input = \"repowatch_key\"\n\n\
-         [[notify]]\nkind = \"discord\"\nurl = \"file:notify-url\"\non = [\"build\"]\n",
+         [[notify]]\nkind = \"discord\"\nurl = \"file:notify-url\"\non = [\"build\", \"summary\"]\n",
     ));
     // A channel for build messages, its URL in a file as a secret reference allows.
     let (channel_url, channel) = gh._rt.block_on(crate::support::notify_recorder());
@@ -210,7 +210,13 @@ fn a_workflow_dispatch_build_carries_its_run_and_gets_its_result() {
             .collect()
     };
     let (report, _) = run_cli(&env, &["--json", "run", "--drain"]);
-    assert_eq!(titles(), ["ℹ️ ビルド開始: api main"], "the dispatch is told, in the default language");
+    assert_eq!(
+        titles(),
+        ["ℹ️ 実行完了: 0件の変更、1件のビルドを登録", "ℹ️ ビルド開始: api main"],
+        "the run and the dispatch are told, in the default language"
+    );
+    let summary = channel.lock().unwrap()[0].to_string();
+    assert!(summary.contains("GitHub API 残り"), "the run summary says what is left of GitHub's budget: {summary}");
     let build = &report["builds"][0];
     assert_eq!(build["outcome"], "dispatched", "{report:#}");
     let run_id = build["run"]["id"].as_u64().expect("the run id GitHub returned");
@@ -234,8 +240,8 @@ fn a_workflow_dispatch_build_carries_its_run_and_gets_its_result() {
     let (code, _, stderr) = server.stop();
     assert_eq!(code, Some(0), "{stderr}");
     // The result reached the channel, with the run's link (sent before serve stopped).
-    assert_eq!(titles()[1], "🚨 ビルド失敗 (failure): api main");
-    let finished = channel.lock().unwrap()[1].to_string();
+    assert_eq!(titles()[2], "🚨 ビルド失敗 (failure): api main");
+    let finished = channel.lock().unwrap()[2].to_string();
     assert!(finished.contains(&format!("https://github.com/octo/api/actions/runs/{run_id}")), "{finished}");
     let status: Value = serde_json::from_str(&env.ok(&["--json", "status"])).unwrap();
     let result = &status["builds"][0]["result"];

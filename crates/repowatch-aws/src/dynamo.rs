@@ -233,6 +233,16 @@ impl DynamoTable {
         }
     }
 
+    /// The build whose dispatch started GitHub run `run_id`, if one did.
+    pub async fn build_for_run(&self, run_id: u64) -> Result<Option<BuildRecord>, PortError> {
+        let Some(link) = self.get(format!("RUN#{run_id}"), "RUN").await? else { return Ok(None) };
+        let (Some(pk), Some(sk)) = (get_s(&link, "build_pk"), get_s(&link, "build_sk")) else { return Ok(None) };
+        match self.get(pk.to_owned(), sk).await? {
+            Some(item) => Ok(Some(decode("the build record", get_s(&item, "record"))?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every target of the catalog.
     pub async fn targets(&self) -> Result<Vec<(TargetId, TargetSpec)>, PortError> {
         let mut out = Vec::new();

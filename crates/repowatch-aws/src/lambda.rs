@@ -376,6 +376,9 @@ pub async fn dispatch_build(ports: &Ports, event: LambdaEvent<SqsEvent>) -> Resu
         .await?;
         for r in &out.results {
             tracing::info!(key = %r.key, outcome = ?r.outcome, detail = %r.detail, "build message handled");
+            if r.outcome == steps::DispatchOutcome::Dispatched {
+                notify_quietly(ports, repowatch_notify::Message::BuildDispatched { build: r.into() }).await;
+            }
         }
         let count = |o: steps::DispatchOutcome| out.results.iter().filter(|r| r.outcome == o).count() as u64;
         crate::emf::emit(&[
@@ -454,7 +457,34 @@ pub async fn github_webhook(ports: &Ports, event: LambdaEvent<UrlRequest>) -> Re
             }
         }
     }
+    // A run one of our builds started has completed: tell the build channels.
+    if let Some(report) = out.workflow_run.as_ref().filter(|r| r.recorded && r.status.as_deref() == Some("completed")) {
+        match ports.table.build_for_run(report.run_id).await {
+            Ok(Some(build)) => notify_quietly(ports, repowatch_notify::Message::run_finished(&build, report)).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e.chain(), "cannot read the build of a finished run"),
+        }
+    }
     Ok(url_response(out.status_code, format!("{}\n", out.body)))
+}
+
+/// A notification that must not hold up or fail the work it reports on
+/// (a dispatch, a webhook GitHub waits 10 s for): bounded to 5 s, failures
+/// logged by channel name.
+async fn notify_quietly(ports: &Ports, message: repowatch_notify::Message) {
+    let send = async {
+        let notifiers = ports.notifiers().await.map_err(|e| e.cause())?;
+        Ok::<_, String>(notifiers.send(&message).await)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), send).await {
+        Ok(Ok(delivery)) => {
+            for (channel, why) in delivery.failed {
+                tracing::warn!(channel, error = why, "notification not delivered");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "no notification channels"),
+        Err(_) => tracing::warn!("notification not finished within 5 s; left"),
+    }
 }
 
 /// Step Functions execution names: ≤ 80 characters of `[A-Za-z0-9_-]`.

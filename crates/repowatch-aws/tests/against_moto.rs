@@ -171,6 +171,9 @@ async fn deliveries_run_results_and_the_catalog() {
     t.record_build(&record).await.unwrap();
     assert!(t.record_run_result(&result("completed", 3)).await.unwrap());
     assert!(t.record_run_result(&result("in_progress", 2)).await.unwrap(), "late report: known, not applied");
+    // The run leads back to its build (the finished-build notification).
+    assert_eq!(t.build_for_run(77).await.unwrap(), Some(record.clone()));
+    assert_eq!(t.build_for_run(78).await.unwrap(), None);
 
     let ds = Datasource {
         id: DatasourceId::parse("api").unwrap(),

@@ -49,6 +49,18 @@ pub struct BuildInfo {
     pub url: Option<String>,
 }
 
+impl From<&repowatch_core::steps::DispatchResult> for BuildInfo {
+    fn from(r: &repowatch_core::steps::DispatchResult) -> Self {
+        BuildInfo {
+            datasource: r.datasource.clone(),
+            git_ref: r.git_ref.clone(),
+            commit: r.commit.clone(),
+            target: r.target.clone(),
+            url: None,
+        }
+    }
+}
+
 /// A build request that exhausted its deliveries and was parked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParkedItem {
@@ -100,6 +112,24 @@ pub enum Message {
 }
 
 impl Message {
+    /// GitHub reported that a run one of our builds started has completed.
+    pub fn run_finished(
+        build: &repowatch_core::BuildRecord,
+        report: &repowatch_core::steps::WorkflowRunReport,
+    ) -> Message {
+        let r = &build.request;
+        Message::BuildFinished {
+            build: BuildInfo {
+                datasource: r.datasource.clone(),
+                git_ref: r.git_ref.clone(),
+                commit: r.commit.clone(),
+                target: r.target.clone(),
+                url: report.html_url.clone(),
+            },
+            conclusion: report.conclusion.clone().unwrap_or_else(|| "unknown".into()),
+        }
+    }
+
     /// The topics this message belongs to; a channel gets it when `on` shares one.
     pub fn topics(&self) -> Vec<Topic> {
         match self {

@@ -86,7 +86,6 @@ impl App {
             Owner::register(&config.settings.state_dir).context("cannot register this process as a queue consumer")?;
         let store = Arc::new(SqliteStateStore::new(db.clone()));
         let queue = Arc::new(SqliteBuildQueue::new(db));
-        let notifiers = Arc::new(if pipeline { notifiers(&config)? } else { no_notifiers(&config) });
         // One HTTP client per process, shared by GitHub and the webhook targets.
         let http =
             repowatch_github::http_client(&format!("repowatch/{}", env!("CARGO_PKG_VERSION")), Duration::from_secs(30))
@@ -98,6 +97,11 @@ impl App {
             )),
             _ => None,
         };
+        let mut notifiers = if pipeline { notifiers(&config)? } else { no_notifiers(&config) };
+        if let Some(github) = github.clone() {
+            notifiers = notifiers.with_github_budget(move || github.budget().graphql.map(|b| b.remaining));
+        }
+        let notifiers = Arc::new(notifiers);
         let catalog = StaticCatalog::new(config.datasources.clone(), config.targets.clone());
         let ports = Ports {
             catalog: Arc::new(catalog),

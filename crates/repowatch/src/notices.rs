@@ -32,13 +32,7 @@ pub fn spawn(app: &App) -> (mpsc::UnboundedSender<DispatchResult>, JoinHandle<()
             if result.outcome != DispatchOutcome::Dispatched || notifiers.is_empty() {
                 continue;
             }
-            let build = BuildInfo {
-                datasource: result.datasource.clone(),
-                git_ref: result.git_ref.clone(),
-                commit: result.commit.clone(),
-                target: result.target.clone(),
-                url: None,
-            };
+            let build = BuildInfo::from(&result);
             // A command target ran to completion inside the dispatch.
             let message = if commands.contains(&result.target) {
                 Message::BuildFinished { build, conclusion: "success".into() }
@@ -99,18 +93,7 @@ pub async fn run_finished(app: &App, report: &repowatch_core::steps::WorkflowRun
             return;
         }
     };
-    let request = build.request;
-    let message = Message::BuildFinished {
-        build: BuildInfo {
-            datasource: request.datasource,
-            git_ref: request.git_ref,
-            commit: request.commit,
-            target: request.target,
-            url: report.html_url.clone(),
-        },
-        conclusion: report.conclusion.clone().unwrap_or_else(|| "unknown".into()),
-    };
-    send(&app.notifiers, &message).await;
+    send(&app.notifiers, &Message::run_finished(&build, report)).await;
 }
 
 async fn send(notifiers: &Arc<Notifiers>, message: &Message) {
