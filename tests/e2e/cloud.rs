@@ -76,13 +76,6 @@ async fn run_pipeline(cloud: &Cloud, machine: &StateMachine, name: &str) -> Valu
         .unwrap_or_else(|| panic!("the execution failed: {:?} {:?}", execution.error, execution.cause))
 }
 
-fn venv() -> PathBuf {
-    std::env::var_os("REPOWATCH_VENV")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/repowatch/venv")))
-        .unwrap_or_default()
-}
-
 /// Receives what the queue holds, as the SQS event source mapping hands it to dispatch-build.
 async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue: &str) -> (Value, Vec<(String, String)>) {
     let got = sqs
@@ -117,12 +110,7 @@ async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue: &str) -> (Value, Vec<(S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstraps() {
-    let Some(moto) = Moto::start(&venv()) else {
-        assert!(std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_none(), "moto is not installed");
-        eprintln!("skipped: moto is not installed in ~/.cache/repowatch/venv (scripts/test.sh installs it)");
-        return;
-    };
-    let moto = moto.unwrap();
+    let Some(moto) = Moto::for_test() else { return };
     let sdk = moto.sdk_config().await;
     moto.create_table(&sdk, "repowatch").await.unwrap();
     let sqs = aws_sdk_sqs::Client::new(&sdk);

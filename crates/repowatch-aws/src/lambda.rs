@@ -249,16 +249,20 @@ pub async fn process_updates(ports: &Ports, event: LambdaEvent<Value>) -> Result
 
 /// notify: the pipeline's run summary (Step Functions), or CloudWatch alarms
 /// and anything else that reaches the alarm topic (SNS). Every SNS record
-/// becomes a message, readable or not; a channel that fails fails the
-/// invocation after the others were sent, so Lambda retries it and then
-/// parks the event in the notify failure queue (an alarm is never dropped).
+/// becomes a message, readable or not. A record no channel could take fails
+/// the invocation, so Lambda retries it and then parks the event in the
+/// notify failure queue (an alarm is never dropped); a record some channels
+/// took is done (they were told which channels failed, and a retry would
+/// repeat the alarm to them).
 pub async fn notify(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, StepFailure> {
     let notifiers = ports.notifiers().await?;
     if let Some(records) = event.payload.get("Records").and_then(Value::as_array) {
         let mut failed = Vec::new();
         for record in records {
             let delivery = notifiers.send(&sns_message(record)).await;
-            failed.extend(delivery.failed.into_iter().map(|(name, why)| format!("{name}: {why}")));
+            if delivery.sent.is_empty() {
+                failed.extend(delivery.failed.into_iter().map(|(name, why)| format!("{name}: {why}")));
+            }
         }
         if !failed.is_empty() {
             return Err(StepError::Notify(repowatch_core::PortError::new(format!(

@@ -22,6 +22,29 @@ impl Drop for Moto {
 }
 
 impl Moto {
+    /// A fresh server for a test: from `$REPOWATCH_VENV`, else
+    /// `~/.cache/repowatch/venv` (where scripts/test.sh installs moto). `None`
+    /// when moto is not installed, and the caller skips (saying so) — unless
+    /// `REPOWATCH_REQUIRE_MOTO` is set (CI), where a missing or broken moto
+    /// fails the test.
+    #[allow(clippy::panic, reason = "a test helper: failing the test is its way to report")]
+    pub fn for_test() -> Option<Moto> {
+        let venv = std::env::var_os("REPOWATCH_VENV")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/repowatch/venv")))
+            .unwrap_or_default();
+        let required = std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_some();
+        match Self::start(&venv) {
+            Some(Ok(moto)) => Some(moto),
+            Some(Err(e)) => panic!("moto did not start: {e}"),
+            None if required => panic!("moto is not installed in {} (scripts/test.sh installs it)", venv.display()),
+            None => {
+                eprintln!("skipped: moto is not installed in {} (scripts/test.sh installs it)", venv.display());
+                None
+            }
+        }
+    }
+
     /// Starts `<venv>/bin/moto_server` on a free port; `None` when it is not installed.
     pub fn start(venv: &Path) -> Option<Result<Moto, String>> {
         let bin = venv.join("bin/moto_server");

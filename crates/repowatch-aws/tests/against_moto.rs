@@ -20,26 +20,6 @@ use repowatch_core::{
     RunLink, RunResult, StateStore, TargetId, TargetSpec,
 };
 
-fn venv() -> std::path::PathBuf {
-    std::env::var_os("REPOWATCH_VENV")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/repowatch/venv")))
-        .unwrap_or_default()
-}
-
-/// A fresh moto server, or `None` (skipped) when moto is not installed.
-fn moto() -> Option<Moto> {
-    match Moto::start(&venv()) {
-        Some(m) => Some(m.unwrap()),
-        None => {
-            let why = "moto is not installed in ~/.cache/repowatch/venv (scripts/test.sh installs it)";
-            assert!(std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
-}
-
 async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
     moto.sdk_config().await
 }
@@ -66,7 +46,7 @@ fn at(s: i64) -> Timestamp {
 
 #[tokio::test]
 async fn two_claims_race_and_exactly_one_wins() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let t = Arc::new(table(&moto).await);
     for round in 0..10 {
         let k = key(char::from_digit(round, 10).unwrap());
@@ -102,7 +82,7 @@ fn state(kind: RefKind, name: &str, c: char) -> RefState {
 
 #[tokio::test]
 async fn concurrent_ref_commits_all_land() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let t = Arc::new(table(&moto).await);
     let ds = DatasourceId::parse("api").unwrap();
     assert_eq!(t.load_refs(&ds).await.unwrap(), None, "never seen");
@@ -131,7 +111,7 @@ async fn concurrent_ref_commits_all_land() {
 
 #[tokio::test]
 async fn deliveries_run_results_and_the_catalog() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let t = table(&moto).await;
     assert!(t.record_delivery("d-1", at(0)).await.unwrap());
     assert!(!t.record_delivery("d-1", at(1)).await.unwrap(), "a redelivery is seen");
@@ -196,7 +176,7 @@ async fn deliveries_run_results_and_the_catalog() {
 
 #[tokio::test]
 async fn a_message_received_five_times_moves_to_the_dead_letter_queue() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let config = sdk_config(&moto).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let dlq = sqs.create_queue().queue_name("builds-dlq").send().await.unwrap().queue_url.unwrap();
@@ -274,7 +254,7 @@ async fn a_message_received_five_times_moves_to_the_dead_letter_queue() {
 
 #[tokio::test]
 async fn secure_string_parameters_are_read_once_by_name() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let config = sdk_config(&moto).await;
     let ssm = aws_sdk_ssm::Client::new(&config);
     for (name, value) in
@@ -298,7 +278,7 @@ async fn secure_string_parameters_are_read_once_by_name() {
 
 #[tokio::test]
 async fn sns_delivers_an_alarm_to_a_subscribed_queue() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let config = moto.sdk_config().await;
     let sns = aws_sdk_sns::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);

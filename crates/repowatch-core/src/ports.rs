@@ -187,6 +187,12 @@ pub trait RefSource: Send + Sync {
         from: &CommitSha,
         to: &CommitSha,
     ) -> Result<Option<Vec<String>>, PortError>;
+
+    /// What is left of the source's API budget after the reads (GitHub's
+    /// GraphQL points), for the run summary; `None` when it has none.
+    fn budget_remaining(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Starts builds.

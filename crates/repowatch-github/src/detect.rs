@@ -416,6 +416,10 @@ fn missing(plan: &Plan<'_>, errors: &[GraphqlError], alias: &str) -> PortError {
 
 #[async_trait]
 impl RefSource for GithubRefSource {
+    fn budget_remaining(&self) -> Option<u64> {
+        self.client.budget().graphql.map(|b| b.remaining)
+    }
+
     async fn read_refs(&self, datasources: &[Datasource]) -> Vec<(DatasourceId, Result<RefSnapshot, PortError>)> {
         let mut out = Vec::with_capacity(datasources.len());
         let mut plans = Vec::with_capacity(datasources.len());

@@ -98,17 +98,9 @@ pub struct Notifiers {
     tz: TimeZone,
     http: reqwest::Client,
     policy: RetryPolicy,
-    /// GitHub's remaining GraphQL points, for run summaries.
-    github_remaining: Option<Box<dyn Fn() -> Option<u64> + Send + Sync>>,
 }
 
 impl Notifiers {
-    /// Run summaries say how much of GitHub's budget is left, as `remaining` reads it.
-    pub fn with_github_budget(mut self, remaining: impl Fn() -> Option<u64> + Send + Sync + 'static) -> Self {
-        self.github_remaining = Some(Box::new(remaining));
-        self
-    }
-
     pub fn new(channels: Vec<Channel>, language: Lang, tz: TimeZone, policy: RetryPolicy) -> Self {
         let named = channels.into_iter().enumerate().map(|(i, c)| (channel_name(i, &c), c)).collect();
         // Redirects are not followed: a webhook that moved is a configuration to fix,
@@ -119,7 +111,7 @@ impl Notifiers {
             .user_agent(concat!("repowatch/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        Self { channels: named, language, tz, http, policy, github_remaining: None }
+        Self { channels: named, language, tz, http, policy }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -289,14 +281,16 @@ impl repowatch_core::Notifier for Notifiers {
         self.names()
     }
 
-    /// The run summary of the pipeline's notify step. Any channel that fails
-    /// fails the step (after the others were sent), so the execution fails
-    /// and the failed-execution alarm reaches people another way.
+    /// The run summary of the pipeline's notify step. It fails only when no
+    /// channel got the message: then the step's Retry sends it again, and
+    /// in the end the execution fails and the failed-execution alarm reaches
+    /// people another way. When some channels got it, they were also told
+    /// which ones failed; retrying would repeat the summary to them.
     async fn send(&self, notification: &repowatch_core::steps::Notification) -> Result<(), repowatch_core::PortError> {
-        let github_remaining = self.github_remaining.as_ref().and_then(|f| f());
-        let message = Message::Run { summary: notification.summary.clone(), github_remaining };
+        let summary = notification.summary.clone();
+        let message = Message::Run { github_remaining: summary.github_remaining, summary };
         let delivery = Notifiers::send(self, &message).await;
-        if delivery.failed.is_empty() {
+        if delivery.failed.is_empty() || !delivery.sent.is_empty() {
             return Ok(());
         }
         let failed: Vec<String> = delivery.failed.iter().map(|(n, why)| format!("{n}: {why}")).collect();

@@ -148,3 +148,22 @@ async fn every_message_kind_fits_both_services_limits_in_both_languages() {
     assert_eq!(discord.problems(), Vec::<String>::new());
     assert_eq!(slack.problems(), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn the_pipeline_step_fails_only_when_no_channel_got_the_summary() {
+    use repowatch_core::Notifier;
+    let ok = Server::start(Kind::Discord, Script::Ok).await;
+    let gone = Server::start(Kind::Slack, Script::Gone).await;
+    let summary = serde_json::from_value(serde_json::json!({
+        "status": "failed", "totals": { "datasources": 0, "changed": 0, "builds_queued": 0, "pending": 0, "errors": 1 },
+        "datasources": [], "failures": [{ "stage": "map", "error": { "name": "States.Timeout", "message": "" } }],
+    }))
+    .unwrap();
+    let notification = repowatch_core::steps::Notification { events: vec![], summary };
+    let both = notifiers(vec![channel(Kind::Discord, &ok.url), channel(Kind::Slack, &gone.url)]);
+    assert!(Notifier::send(&both, &notification).await.is_ok(), "one got it: a retry would only repeat it");
+    assert_eq!(ok.bodies().len(), 2, "the summary, then the notice about slack #2");
+    let only_dead = notifiers(vec![channel(Kind::Slack, &gone.url)]);
+    let err = Notifier::send(&only_dead, &notification).await.unwrap_err();
+    assert!(err.to_string().contains("slack #1 (127.0.0.1:"), "{err}");
+}

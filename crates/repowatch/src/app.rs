@@ -97,11 +97,7 @@ impl App {
             )),
             _ => None,
         };
-        let mut notifiers = if pipeline { notifiers(&config)? } else { no_notifiers(&config) };
-        if let Some(github) = github.clone() {
-            notifiers = notifiers.with_github_budget(move || github.budget().graphql.map(|b| b.remaining));
-        }
-        let notifiers = Arc::new(notifiers);
+        let notifiers = Arc::new(if pipeline { notifiers(&config)? } else { no_notifiers(&config) });
         let catalog = StaticCatalog::new(config.datasources.clone(), config.targets.clone());
         let ports = Ports {
             catalog: Arc::new(catalog),

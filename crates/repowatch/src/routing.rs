@@ -20,6 +20,10 @@ pub struct RoutingRefSource {
 
 #[async_trait]
 impl RefSource for RoutingRefSource {
+    fn budget_remaining(&self) -> Option<u64> {
+        self.github.as_ref().and_then(|g| g.budget_remaining())
+    }
+
     async fn read_refs(&self, datasources: &[Datasource]) -> Vec<(DatasourceId, Result<RefSnapshot, PortError>)> {
         let (github, local): (Vec<Datasource>, Vec<Datasource>) =
             datasources.iter().cloned().partition(|d| matches!(d.location, Location::Github(_)));

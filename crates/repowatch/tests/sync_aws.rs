@@ -7,28 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use repowatch_aws::DynamoTable;
 use repowatch_aws::moto::Moto;
 use repowatch_core::{Catalog, DatasourceId, TargetId};
-
-fn moto() -> Option<Moto> {
-    let venv = std::env::var_os("REPOWATCH_VENV")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/repowatch/venv")))
-        .unwrap_or_default();
-    match Moto::start(&venv) {
-        Some(m) => Some(m.unwrap()),
-        None => {
-            let why = "moto is not installed in ~/.cache/repowatch/venv (scripts/test.sh installs it)";
-            assert!(std::env::var_os("REPOWATCH_REQUIRE_MOTO").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
-}
 
 const CONFIG: &str = r#"
 [github]
@@ -84,7 +68,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_writes_the_catalog_and_removes_what_is_no_longer_declared() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let sdk = moto.sdk_config().await;
     moto.create_table(&sdk, "repowatch-dev-Table").await.unwrap();
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), "repowatch-dev-Table");
@@ -122,7 +106,7 @@ async fn sync_writes_the_catalog_and_removes_what_is_no_longer_declared() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_that_does_not_exist_is_a_clear_error_without_the_secret_key() {
-    let Some(moto) = moto() else { return };
+    let Some(moto) = Moto::for_test() else { return };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("repowatch.toml");
     std::fs::write(&config, CONFIG).unwrap();

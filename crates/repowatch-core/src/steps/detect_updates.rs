@@ -25,6 +25,9 @@ pub struct DetectInput {
 pub struct DetectOutput {
     pub run: RunInfo,
     pub datasources: Vec<Detected>,
+    /// The ref source's API budget left after this shard's reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_remaining: Option<u64>,
 }
 
 /// What one datasource's refs did since it was last seen.
@@ -85,7 +88,7 @@ pub async fn detect_updates(
             }
         }
     }
-    Ok(DetectOutput { run: input.run, datasources: out })
+    Ok(DetectOutput { run: input.run, datasources: out, github_remaining: refs.budget_remaining() })
 }
 
 /// Watched refs of `current` against `last`. Unwatched refs are left out here

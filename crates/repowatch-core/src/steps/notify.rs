@@ -100,6 +100,9 @@ pub struct RunSummary {
     pub failures: Vec<RunFailure>,
     #[serde(default)]
     pub notified: Vec<String>,
+    /// The least GitHub budget any shard saw left, when a shard read GitHub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_remaining: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,10 +127,14 @@ pub fn summarize(input: NotifyInput) -> RunSummary {
     let mut datasources = Vec::new();
     let mut failures = Vec::new();
     let mut run = input.run;
+    let mut github_remaining: Option<u64> = None;
     for shard in input.shards {
         match shard {
             ShardResult::Processed(p) => {
                 run.get_or_insert(p.run);
+                if let Some(left) = p.github_remaining {
+                    github_remaining = Some(github_remaining.map_or(left, |g| g.min(left)));
+                }
                 datasources.extend(p.datasources);
             }
             ShardResult::Failed { shard, failure } => failures.push(RunFailure {
@@ -164,7 +171,7 @@ pub fn summarize(input: NotifyInput) -> RunSummary {
         (false, true) => RunStatus::Partial,
         (false, false) => RunStatus::Failed,
     };
-    RunSummary { run, status, totals, datasources, failures, notified: vec![] }
+    RunSummary { run, status, totals, datasources, failures, notified: vec![], github_remaining }
 }
 
 pub async fn notify(input: NotifyInput, notifier: &dyn Notifier) -> Result<RunSummary, StepError> {

@@ -21,6 +21,9 @@ pub const QUEUE_UNAVAILABLE: &str = StepError::QUEUE;
 pub struct ProcessOutput {
     pub run: RunInfo,
     pub datasources: Vec<Outcome>,
+    /// Carried from detection, for the run summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github_remaining: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,7 +159,7 @@ pub async fn process_updates(
         }
         outcomes.push(outcome);
     }
-    Ok(ProcessOutput { run: input.run, datasources: outcomes })
+    Ok(ProcessOutput { run: input.run, datasources: outcomes, github_remaining: input.github_remaining })
 }
 
 /// The decisions for one datasource, before anything is written.

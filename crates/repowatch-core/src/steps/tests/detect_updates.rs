@@ -201,6 +201,7 @@ async fn a_datasource_not_in_the_catalog_is_reported_as_unknown() {
                 failed("gone", "Repowatch.UnknownDatasource", "datasource \"gone\" is not configured any more"),
                 detected("api", vec![update(RefKind::Branch, branch("main"), Some(1), Some(2))]),
             ],
+            github_remaining: None,
         }
     );
 }

@@ -49,7 +49,11 @@ fn errored(id: &str) -> Outcome {
 }
 
 fn processed(outcomes: Vec<Outcome>) -> ShardResult {
-    ShardResult::Processed(ProcessOutput { run: run_info(DetectionSource::Schedule), datasources: outcomes })
+    ShardResult::Processed(ProcessOutput {
+        run: run_info(DetectionSource::Schedule),
+        datasources: outcomes,
+        github_remaining: None,
+    })
 }
 
 fn shard_failed(ids: &[&str]) -> ShardResult {
@@ -87,6 +91,7 @@ fn every_datasource_processed_is_ok() {
             datasources: vec![built("api"), outcome("web", OutcomeStatus::Unchanged), deferred("docs")],
             failures: vec![],
             notified: vec![],
+            github_remaining: None,
         }
     );
 }
@@ -166,6 +171,7 @@ fn a_stage_failure_before_the_run_existed_is_failed() {
                 },
             }],
             notified: vec![],
+            github_remaining: None,
         }
     );
 }
@@ -245,4 +251,18 @@ async fn no_channels_sends_nothing() {
     assert_eq!(summary.notified, Vec::<String>::new());
     assert_eq!(summary.totals, totals(1, 1, 1, 0, 0));
     assert!(n.sent.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_summary_keeps_the_least_github_budget_any_shard_saw() {
+    let shard = |left: Option<u64>| {
+        ShardResult::Processed(ProcessOutput {
+            run: run_info(DetectionSource::Schedule),
+            datasources: vec![outcome("api", OutcomeStatus::Unchanged)],
+            github_remaining: left,
+        })
+    };
+    let input = |shards| NotifyInput { run: None, shards, failure: None, input: None, execution: None };
+    assert_eq!(summarize(input(vec![shard(Some(4800)), shard(None), shard(Some(4650))])).github_remaining, Some(4650));
+    assert_eq!(summarize(input(vec![shard(None)])).github_remaining, None);
 }

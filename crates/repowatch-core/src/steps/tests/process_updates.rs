@@ -326,6 +326,7 @@ async fn a_datasource_removed_between_detect_and_process_is_unknown() {
     let detected = DetectOutput {
         run: run_info(DetectionSource::Schedule),
         datasources: vec![Detected { id: ds_id("gone"), first_seen: true, updates: vec![], error: None }],
+        github_remaining: None,
     };
 
     let out = w.process(detected).await;
