@@ -12,7 +12,7 @@ use repowatch_core::{Dispatcher, StaticCatalog, SystemClock, TargetSpec};
 use repowatch_github::{ClientOptions, GithubClient, GithubRefSource, GithubTarget, WebhookTarget};
 use repowatch_local::engine::{Engine, Ports};
 use repowatch_local::{CommandTarget, Db, GitRefSource, Owner, SqliteBuildQueue, SqliteStateStore};
-use repowatch_notify::{Channel, Notifiers, RetryPolicy};
+use repowatch_notify::{Notifiers, RetryPolicy};
 
 use crate::config::Config;
 use crate::routing::{RoutingRefSource, RoutingTarget};
@@ -146,20 +146,9 @@ fn longest_timeout(config: &Config) -> Duration {
 
 /// The [[notify]] channels with their URLs (and signing secrets) resolved.
 pub fn notifiers(config: &Config) -> anyhow::Result<Notifiers> {
-    let resolve = |field: &'static str, reference: &SecretRef| {
-        crate::config::resolve_secret(field, reference).map_err(|e| crate::cli::UsageError(e.to_string()))
-    };
-    let mut channels = Vec::new();
-    for c in &config.notify {
-        channels.push(Channel {
-            kind: c.kind,
-            url: resolve("notify.url", &c.url)?,
-            secret: c.secret.as_ref().map(|s| resolve("notify.secret", s)).transpose()?,
-            on: c.on.clone(),
-            quiet_runs: c.quiet_runs,
-        });
-    }
-    Ok(Notifiers::new(channels, config.settings.language, config.settings.timezone.clone(), RetryPolicy::default()))
+    let resolve =
+        |reference: &SecretRef| crate::config::resolve_secret("[[notify]]", reference).map_err(|e| e.to_string());
+    config.notify_spec().notifiers(resolve, RetryPolicy::default()).map_err(|e| crate::cli::UsageError(e).into())
 }
 
 fn no_notifiers(config: &Config) -> Notifiers {

@@ -87,6 +87,15 @@ pub struct Settings {
 pub use repowatch_notify::Lang as Language;
 
 impl Config {
+    /// The [[notify]] channels with the language and time zone they speak in.
+    pub fn notify_spec(&self) -> repowatch_notify::NotifySpec {
+        repowatch_notify::NotifySpec {
+            language: self.settings.language,
+            timezone: self.settings.timezone_name.clone(),
+            channels: self.notify.clone(),
+        }
+    }
+
     /// What reads or dispatches through GitHub (`datasource "api"`, `target "deploy"`):
     /// these need `[github]` with a token.
     pub fn github_users(&self) -> Vec<String> {
@@ -137,18 +146,11 @@ pub struct ServeSettings {
     pub build_targets: Vec<TargetId>,
 }
 
-/// One `[[notify]]` channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyChannel {
-    pub kind: NotifyKind,
-    /// A webhook URL embeds a token, so it is a secret reference.
-    pub url: SecretRef,
-    /// Signs the body of `kind = "webhook"` (required there, refused elsewhere).
-    pub secret: Option<SecretRef>,
-    pub on: Vec<NotifyOn>,
-    /// Also send the summary of runs that changed nothing (default false).
-    pub quiet_runs: bool,
-}
+/// One `[[notify]]` channel: `url` (a webhook URL embeds a token, so it is a
+/// secret reference), `secret` (signs `kind = "webhook"` bodies; required
+/// there, refused elsewhere), `on`, `quiet_runs`. The notify crate's type, so
+/// `repowatch sync` stores exactly what was validated here.
+pub use repowatch_notify::ChannelSpec as NotifyChannel;
 
 /// `kind` of a `[[notify]]` channel, and its `on` events: the notify crate's own types.
 pub use repowatch_notify::{Kind as NotifyKind, Topic as NotifyOn};

@@ -54,25 +54,6 @@ pub fn cloud_problems(config: &Config) -> Vec<String> {
     problems
 }
 
-/// The notification settings as the Lambda functions read them; `None` without channels.
-pub fn notify_spec(config: &Config) -> Option<repowatch_notify::NotifySpec> {
-    (!config.notify.is_empty()).then(|| repowatch_notify::NotifySpec {
-        language: config.settings.language,
-        timezone: config.settings.timezone_name.clone(),
-        channels: config
-            .notify
-            .iter()
-            .map(|c| repowatch_notify::ChannelSpec {
-                kind: c.kind,
-                url: c.url.clone(),
-                secret: c.secret.clone(),
-                on: c.on.clone(),
-                quiet_runs: c.quiet_runs,
-            })
-            .collect(),
-    })
-}
-
 pub async fn sync(config: &Config, args: &SyncArgs, json: bool) -> anyhow::Result<Outcome> {
     let problems = cloud_problems(config);
     if !problems.is_empty() {
@@ -114,7 +95,7 @@ pub async fn sync(config: &Config, args: &SyncArgs, json: bool) -> anyhow::Resul
 async fn write(config: &Config, table: &str, json: bool) -> anyhow::Result<Outcome> {
     let sdk = repowatch_aws::sdk::config_loader().load().await;
     let dynamo = repowatch_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let notify = notify_spec(config);
+    let notify = (!config.notify.is_empty()).then(|| config.notify_spec());
     let written_catalog = async {
         let counts = dynamo.sync_catalog(&config.datasources, &config.targets).await?;
         dynamo.sync_notify(notify.as_ref()).await?;
