@@ -13,16 +13,17 @@ echo "== sam validate --lint"
 
 echo "== cfn-lint (with cfn-lint-serverless rules)"
 "$venvs/venv-lint/bin/cfn-lint" template.yaml --append-rules cfn_lint_serverless.rules
-echo "0 errors, 0 warnings"
+"$venvs/venv-lint/bin/cfn-lint" deploy/github-oidc.yaml
+echo "0 errors, 0 warnings (template.yaml, deploy/github-oidc.yaml)"
 
 echo "== checkov --skip-download"
-report=$("$venvs/venv-lint/bin/checkov" --file template.yaml --framework cloudformation --skip-download --compact --quiet --output cli 2>&1) || {
+report=$("$venvs/venv-lint/bin/checkov" --file template.yaml --file deploy/github-oidc.yaml --framework cloudformation --skip-download --compact --quiet --output cli 2>&1) || {
   echo "$report"
   exit 1
 }
 echo "$report" | grep -E 'Passed checks|Failed checks' || true
 # Every suppression carries its reason.
-if grep -n -A1 -- '- id: CKV_' template.yaml | grep -v -e '- id: CKV_' -e 'comment: .\{20,\}' -e '^--$' | grep . ; then
+if grep -n -A1 -- '- id: CKV_' template.yaml deploy/github-oidc.yaml | grep -v -e '- id: CKV_' -e 'comment: .\{20,\}' -e '^--$' | grep . ; then
   echo "a checkov suppression above has no comment explaining it" >&2
   exit 1
 fi

@@ -74,6 +74,7 @@ cargo test --locked --workspace -- --color never
 cargo test --locked -p repowatch --features aws --test sync_aws -- --color never
 if need python3; then
   ./scripts/check_template.sh
+  ./scripts/check_workflows.sh
   if [ -n "${REPOWATCH_SKIP_SAM_BUILD:-}" ]; then
     echo "sam build skipped (REPOWATCH_SKIP_SAM_BUILD is set)" >&2
   else

@@ -10,6 +10,7 @@ mod support;
 mod cli;
 mod cloud;
 mod crash;
+mod deploy;
 mod events;
 mod github;
 mod github_events;
