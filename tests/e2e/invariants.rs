@@ -135,7 +135,7 @@ fn every_binary_links_one_crypto_library() {
 }
 
 /// Rust sources of a workspace crate, each cut at its `#[cfg(test)]` module.
-fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
+pub(crate) fn sources(dir: &str) -> Vec<(std::path::PathBuf, String)> {
     fn walk(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, String)>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
