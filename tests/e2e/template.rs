@@ -83,7 +83,8 @@ fn every_function_has_one_resource_and_one_substitution_and_the_reverse() {
         assert_eq!(value(lines, "BuildMethod:"), vec!["rust-cargolambda"], "{resource}");
         let key = format!("{}:", f.substitution_key());
         let subs = value(pipeline, &key);
-        assert_eq!(subs, vec![format!("!GetAtt {resource}.Arn").as_str()], "{key} in DefinitionSubstitutions");
+        // The alias, so the pipeline follows the gradual rollout (AutoPublishAlias in Globals).
+        assert_eq!(subs, vec![format!("!Ref {resource}.Alias").as_str()], "{key} in DefinitionSubstitutions");
     }
     // The reverse: no substitution names a function that does not exist.
     let keys: BTreeSet<String> = pipeline
