@@ -5,7 +5,7 @@
 # scripts/test.sh installs under ~/.cache/repowatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venvs="${REPOWATCH_VENVS:-$HOME/.cache/repowatch}"
+. scripts/lib/venvs.sh
 export SAM_CLI_TELEMETRY=0
 
 echo "== sam validate --lint"

@@ -3,14 +3,9 @@
 # report nothing; actionlint when it can be installed (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venvs="${REPOWATCH_VENVS:-$HOME/.cache/repowatch}"
+. scripts/lib/venvs.sh
+pip_tools venv-actions "zizmor==1.32.0"
 venv="$venvs/venv-actions"
-want="zizmor==1.32.0"
-if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$want"
-  echo "$want" > "$venv/.installed"
-fi
 echo "== zizmor --offline --persona=pedantic .github/workflows"
 "$venv/bin/zizmor" --offline --persona=pedantic --quiet .github/workflows
 

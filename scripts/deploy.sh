@@ -17,13 +17,8 @@ if [ ! -f .aws-sam/build/template.yaml ]; then
   echo "nothing built: run ./scripts/sam_build.sh (or sam build --beta-features) first" >&2
   exit 2
 fi
-venvs="${REPOWATCH_VENVS:-$HOME/.cache/repowatch}"
-sam_version="aws-sam-cli==1.148.0"
-if [ "$(cat "$venvs/venv-sam/.installed" 2>/dev/null)" != "$sam_version" ]; then
-  python3 -m venv "$venvs/venv-sam"
-  "$venvs/venv-sam/bin/pip" install --quiet --disable-pip-version-check "$sam_version"
-  echo "$sam_version" > "$venvs/venv-sam/.installed"
-fi
+. scripts/lib/venvs.sh
+pip_tools venv-sam "$SAM_CLI"
 export SAM_CLI_TELEMETRY=0
 args=(deploy --config-env "$env" --template-file .aws-sam/build/template.yaml
   --no-fail-on-empty-changeset)

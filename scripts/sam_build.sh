@@ -7,16 +7,11 @@
 # Skip it locally with REPOWATCH_SKIP_SAM_BUILD=1; CI always runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venvs="${REPOWATCH_VENVS:-$HOME/.cache/repowatch}"
+. scripts/lib/venvs.sh
 export SAM_CLI_TELEMETRY=0
-
+pip_tools venv-sam "$SAM_CLI"
+pip_tools venv-lambda "$CARGO_LAMBDA"
 lambda_venv="$venvs/venv-lambda"
-cargo_lambda="cargo-lambda==1.9.2"
-if [ "$(cat "$lambda_venv/.installed" 2>/dev/null)" != "$cargo_lambda" ]; then
-  python3 -m venv "$lambda_venv"
-  "$lambda_venv/bin/pip" install --quiet --disable-pip-version-check "$cargo_lambda"
-  echo "$cargo_lambda" > "$lambda_venv/.installed"
-fi
 if ! command -v rustup >/dev/null 2>&1; then
   echo "rustup is missing: sam build needs Rust's aarch64-unknown-linux-gnu standard library; skipped" >&2
   exit 0

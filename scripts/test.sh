@@ -37,18 +37,10 @@ fi
 # aws-sam-cli pins its own cfn-lint): moto server, the AWS protocol peer the
 # AWS adapters are tested against (crates/repowatch-aws/tests); the SAM CLI;
 # cfn-lint with the serverless rules, and checkov, for template.yaml.
-venvs="${REPOWATCH_VENVS:-$HOME/.cache/repowatch}"
-pip_tools() { # pip_tools VENV PACKAGE...
-  local venv="$venvs/$1"; shift
-  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$*" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
-    echo "$*" > "$venv/.installed"
-  fi
-}
+. scripts/lib/venvs.sh
 if need python3; then
   pip_tools venv "moto[server]==5.2.5"
-  pip_tools venv-sam "aws-sam-cli==1.148.0"
+  pip_tools venv-sam "$SAM_CLI"
   pip_tools venv-lint "cfn-lint==1.58.0" "cfn-lint-serverless==0.3.6" "checkov==3.3.30"
   export REPOWATCH_VENV="$venvs/venv"
 else

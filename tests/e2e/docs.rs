@@ -84,8 +84,13 @@ fn every_environment_variable_read_is_documented_and_the_reverse() {
     }
     texts.extend(sources("crates/repowatch-notify/src").into_iter().map(|(_, t)| t));
     texts.extend(sources("functions").into_iter().map(|(_, t)| t));
-    for entry in std::fs::read_dir(workspace_root().join("scripts")).unwrap() {
-        texts.push(std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default());
+    for dir in ["scripts", "scripts/lib"] {
+        for entry in std::fs::read_dir(workspace_root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                texts.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
     }
     texts.push(read(".ci/run"));
     let names = |text: &str| -> BTreeSet<String> {
