@@ -82,11 +82,7 @@ impl Ports {
         let ssm = aws_sdk_ssm::Client::new(sdk);
         let names: Vec<String> =
             [&config.github_token_parameter, &config.webhook_secret_parameter].into_iter().flatten().cloned().collect();
-        let secrets = if names.is_empty() {
-            BTreeMap::new()
-        } else {
-            read_parameters(&ssm, &names).await.map_err(|e| InitError(e.chain()))?
-        };
+        let secrets = read_parameters(&ssm, &names).await.map_err(|e| InitError(e.chain()))?;
         let take = |name: &Option<String>| name.as_ref().and_then(|n| secrets.get(n).cloned());
         let http = repowatch_github::http_client(
             &format!("repowatch/{}", env!("CARGO_PKG_VERSION")),
@@ -115,6 +111,12 @@ impl Ports {
         })
     }
 
+    /// SSM parameters read after init (a catalog's secrets): a failure is the
+    /// step's configuration error, naming the parameter.
+    async fn read_secrets(&self, names: &[String]) -> Result<BTreeMap<String, SecretString>, StepError> {
+        read_parameters(&self.ssm, names).await.map_err(|e| StepError::Config(e.chain()))
+    }
+
     /// The webhook targets' secrets (`secret = "ssm:/…"`), read once.
     async fn target_secrets(&self) -> Result<&BTreeMap<TargetId, SecretString>, StepError> {
         self.target_secrets
@@ -126,11 +128,7 @@ impl Ports {
                     }
                 }
                 let names: Vec<String> = wanted.iter().map(|(_, n)| n.clone()).collect();
-                let found = if names.is_empty() {
-                    BTreeMap::new()
-                } else {
-                    read_parameters(&self.ssm, &names).await.map_err(|e| StepError::Config(e.chain()))?
-                };
+                let found = self.read_secrets(&names).await?;
                 Ok(wanted.into_iter().filter_map(|(id, n)| found.get(&n).cloned().map(|s| (id, s))).collect())
             })
             .await
@@ -164,11 +162,7 @@ impl Ports {
                         _ => None,
                     })
                     .collect();
-                let found = if names.is_empty() {
-                    BTreeMap::new()
-                } else {
-                    read_parameters(&self.ssm, &names).await.map_err(|e| StepError::Config(e.chain()))?
-                };
+                let found = self.read_secrets(&names).await?;
                 spec.notifiers(
                     |reference| match reference {
                         SecretRef::Ssm(name) => {
@@ -279,13 +273,10 @@ pub async fn notify(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, S
 
 /// One SNS record as a message: a CloudWatch alarm, or whatever it is, shown.
 fn sns_message(record: &Value) -> repowatch_notify::Message {
-    let text = record.pointer("/Sns/Message").and_then(Value::as_str);
-    match text.map(repowatch_notify::alarm::parse) {
-        Some(Ok(alarm)) => repowatch_notify::Message::Alarm { alarm },
-        _ => repowatch_notify::Message::Unrecognised {
-            subject: record.pointer("/Sns/Subject").and_then(Value::as_str).map(str::to_owned),
-            text: text.map(str::to_owned).unwrap_or_else(|| record.to_string()),
-        },
+    let subject = record.pointer("/Sns/Subject").and_then(Value::as_str);
+    match record.pointer("/Sns/Message").and_then(Value::as_str) {
+        Some(text) => repowatch_notify::Message::from_sns(subject, text),
+        None => repowatch_notify::Message::from_sns(subject, &record.to_string()),
     }
 }
 
@@ -473,19 +464,16 @@ pub async fn github_webhook(ports: &Ports, event: LambdaEvent<UrlRequest>) -> Re
 }
 
 /// A notification that must not hold up or fail the work it reports on
-/// (a dispatch, a webhook GitHub waits 10 s for): bounded to 5 s, failures
-/// logged by channel name.
+/// (a dispatch, a webhook GitHub waits 10 s for): bounded to 5 s. Channels
+/// that fail are logged by name where they are sent.
 async fn notify_quietly(ports: &Ports, message: repowatch_notify::Message) {
     let send = async {
         let notifiers = ports.notifiers().await.map_err(|e| e.cause())?;
-        Ok::<_, String>(notifiers.send(&message).await)
+        notifiers.send(&message).await;
+        Ok::<_, String>(())
     };
     match tokio::time::timeout(std::time::Duration::from_secs(5), send).await {
-        Ok(Ok(delivery)) => {
-            for (channel, why) in delivery.failed {
-                tracing::warn!(channel, error = why, "notification not delivered");
-            }
-        }
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "no notification channels"),
         Err(_) => tracing::warn!("notification not finished within 5 s; left"),
     }

@@ -9,8 +9,9 @@ use repowatch_core::secret::SecretString;
 /// GetParameters takes at most 10 names per call.
 const BATCH: usize = 10;
 
-/// Reads every named parameter with decryption. A missing one is an error
-/// that names it (never its value).
+/// Reads every named parameter with decryption, at most 10 per call (no
+/// call at all for no names). A missing one is an error that names it
+/// (never its value).
 pub async fn read_parameters(client: &Client, names: &[String]) -> Result<BTreeMap<String, SecretString>, PortError> {
     let mut out = BTreeMap::new();
     for chunk in names.chunks(BATCH) {

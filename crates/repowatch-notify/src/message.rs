@@ -112,6 +112,15 @@ pub enum Message {
 }
 
 impl Message {
+    /// What arrived on the alarm topic: a CloudWatch alarm when it reads as
+    /// one, else the text as it came (never dropped).
+    pub fn from_sns(subject: Option<&str>, text: &str) -> Message {
+        match crate::alarm::parse(text) {
+            Ok(alarm) => Message::Alarm { alarm },
+            Err(_) => Message::Unrecognised { subject: subject.map(str::to_owned), text: text.to_owned() },
+        }
+    }
+
     /// GitHub reported that a run one of our builds started has completed.
     pub fn run_finished(
         build: &repowatch_core::BuildRecord,

@@ -6,7 +6,6 @@
 
 use serde_json::{Value, json};
 
-use crate::alarm;
 use crate::message::{BuildInfo, Message, ParkedItem};
 
 const SINGLE_METRIC: &str = include_str!("../tests/fixtures/alarm-sns-single-metric.json");
@@ -132,11 +131,7 @@ pub fn all() -> Result<Vec<(&'static str, Message)>, serde_json::Error> {
             "StateChangeTime": "2026-11-25T10:00:00.000+0000", "Region": "Asia Pacific (Taipei)",
         }).to_string()),
     ] {
-        let message = match alarm::parse(&raw) {
-            Ok(alarm) => Message::Alarm { alarm },
-            Err(_) => Message::Unrecognised { subject: None, text: raw },
-        };
-        out.push((name, message));
+        out.push((name, Message::from_sns(None, &raw)));
     }
     Ok(out)
 }

@@ -5,12 +5,11 @@
 //! DLQ-depth alarm reports on AWS.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use repowatch_core::steps::{DispatchOutcome, DispatchResult};
 use repowatch_core::{MessageId, TargetSpec};
-use repowatch_notify::{BuildInfo, Message, Notifiers, ParkedItem};
+use repowatch_notify::{BuildInfo, Message, ParkedItem};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -39,7 +38,7 @@ pub fn spawn(app: &App) -> (mpsc::UnboundedSender<DispatchResult>, JoinHandle<()
             } else {
                 Message::BuildDispatched { build }
             };
-            send(&notifiers, &message).await;
+            notifiers.send(&message).await; // failures are logged by channel inside
         }
     });
     (tx, task)
@@ -77,7 +76,7 @@ pub async fn parked(app: &App, since: Timestamp, seen: &mut BTreeSet<MessageId>)
             })
         })
         .collect();
-    send(&app.notifiers, &Message::Parked { items, total }).await;
+    app.notifiers.send(&Message::Parked { items, total }).await;
 }
 
 /// A GitHub run one of our builds started has completed (`workflow_run`).
@@ -93,12 +92,5 @@ pub async fn run_finished(app: &App, report: &repowatch_core::steps::WorkflowRun
             return;
         }
     };
-    send(&app.notifiers, &Message::run_finished(&build, report)).await;
-}
-
-async fn send(notifiers: &Arc<Notifiers>, message: &Message) {
-    let delivery = notifiers.send(message).await;
-    for (channel, why) in &delivery.failed {
-        tracing::warn!(channel, error = why, "notification not delivered");
-    }
+    app.notifiers.send(&Message::run_finished(&build, report)).await;
 }

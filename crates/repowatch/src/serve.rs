@@ -99,7 +99,7 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
         let app = app.clone();
         let stop_rx = stop_rx.clone();
         tokio::spawn(async move {
-            let since = repowatch_core::Clock::now(&repowatch_core::SystemClock);
+            let since = SystemClock.now();
             let mut seen = std::collections::BTreeSet::new();
             loop {
                 tokio::select! {
