@@ -59,14 +59,26 @@ command = ["make"]
 kind = "webhook"
 url = "https://builder.example/build"
 secret = "env:HOOK_SECRET"
+
+[[notify]]
+kind = "webhook"
+url = "env:OPS_HOOK_URL"
+secret = "file:ops-secret"
 "#,
     );
     let out = env.cli(&["sync", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for needle in
-        ["datasource \"local\"", "target \"build\" is a command", "target \"hook\"", "ssm:/repowatch/targets/hook"]
-    {
+    for needle in [
+        "datasource \"local\"",
+        "target \"build\" is a command",
+        "target \"hook\"",
+        "ssm:/repowatch/targets/hook",
+        "notify[0].url = \"env:OPS_HOOK_URL\" cannot be read by the Lambda functions",
+        "notify[0].secret = \"file:",
+        "ssm:/repowatch/notify/webhook-url",
+    ] {
         assert!(stderr.contains(needle), "{needle}: {stderr}");
     }
+    assert!(stderr.contains("5 problem(s): nothing was written"), "{stderr}");
 }
