@@ -28,14 +28,13 @@ fn table_names(doc: &str, header: &str) -> BTreeSet<String> {
     out
 }
 
-/// Every string of every `const KEYS: &[&str] = &[…]` in the config parser.
+/// Every key of every table the config parser accepts (the top-level table names aside).
 fn config_keys() -> BTreeSet<String> {
-    let code = read("crates/repowatch/src/config.rs");
-    let mut out = BTreeSet::new();
-    for part in code.split("const KEYS: &[&str] = &[").skip(1) {
-        let list = part.split(']').next().unwrap();
-        out.extend(list.split('"').skip(1).step_by(2).map(str::to_owned));
-    }
+    let out: BTreeSet<String> = repowatch::config::keys::TABLES
+        .iter()
+        .filter(|(table, _)| !table.is_empty())
+        .flat_map(|(_, keys)| keys.iter().map(|k| (*k).to_owned()))
+        .collect();
     assert!(out.len() > 20, "the parser's key lists were found: {out:?}");
     out
 }

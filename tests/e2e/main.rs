@@ -18,6 +18,7 @@ mod github_events;
 pub(crate) mod invariants;
 mod notify;
 mod pipeline;
+mod schema;
 mod serve;
 mod sync;
 mod template;

@@ -69,7 +69,7 @@ fn missing_prerequisite() -> Option<String> {
 }
 
 /// Whether `REPOWATCH_REQUIRE_NODE=1` turns skips into failures.
-fn node_required() -> bool {
+pub fn node_required() -> bool {
     std::env::var("REPOWATCH_REQUIRE_NODE").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 

@@ -37,7 +37,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use contract::{CONTRACT_NPM_PACKAGES, ContractOutcome, check_contract, contract_script, node_modules_dir};
+pub use contract::{
+    CONTRACT_NPM_PACKAGES, ContractOutcome, check_contract, contract_script, node_modules_dir, node_required,
+};
 pub use exchange::Exchange;
 pub use faults::{Fault, FaultResponse, Matcher};
 pub use model::{

@@ -58,6 +58,8 @@ pub enum Command {
     /// The [[notify]] channels.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Print the JSON Schema of repowatch.toml (the file schema/repowatch.schema.json), for editors.
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]

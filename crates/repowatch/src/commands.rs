@@ -22,6 +22,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             asl_run(&definition, &input, history, cli.json).await
         }
         Command::Validate => validate(&cli.config, cli.json),
+        Command::Schema => {
+            print!("{}", config::json_schema());
+            Ok(Outcome::Success)
+        }
         Command::Sync(args) => crate::sync::sync(&config::load(&cli.config)?, &args, cli.json).await,
         Command::Notify(NotifyCommand::Test) => notify_test(&config::load(&cli.config)?, cli.json).await,
         command => {
@@ -41,7 +45,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
                 Command::Dlq(DlqCommand::List) => dlq_list(&app, cli.json).await,
                 Command::Dlq(DlqCommand::Redrive { ids }) => dlq_redrive(&app, &ids, cli.json).await,
                 Command::Invoke(args) => invoke(&app, &args.function, &args.event, cli.json).await,
-                Command::Asl(_) | Command::Validate | Command::Sync(_) | Command::Notify(_) => unreachable_command(),
+                Command::Asl(_) | Command::Validate | Command::Sync(_) | Command::Notify(_) | Command::Schema => {
+                    unreachable_command()
+                }
             }
         }
     }

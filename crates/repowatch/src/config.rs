@@ -13,6 +13,7 @@
 //! is reported without echoing it.
 
 mod raw;
+mod schema;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +32,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use raw::{Cx, RawSecret, join, type_name};
+pub use schema::{SCHEMA_PATH, json_schema};
 
 /// The file `--config` defaults to, in the current directory.
 pub const DEFAULT_FILE: &str = "repowatch.toml";
@@ -52,6 +54,46 @@ pub const DEFAULT_COMMAND_TIMEOUT: &str = "30m";
 pub const MAX_WORKFLOW_INPUTS: usize = 25;
 /// GitHub accepts an `event_type` of at most this many characters.
 pub const MAX_EVENT_TYPE_CHARS: usize = 100;
+
+/// The keys each table accepts: the parser's lists, which the JSON Schema and
+/// docs/configuration.md are checked against.
+pub mod keys {
+    /// The top level.
+    pub const TOP: &[&str] = &["settings", "github", "datasources", "targets", "serve", "notify"];
+    /// `[settings]`.
+    pub const SETTINGS: &[&str] = &["timezone", "schedule", "language", "state_dir"];
+    /// `[github]`.
+    pub const GITHUB: &[&str] = &["token", "api_url"];
+    /// `[[datasources]]`.
+    pub const DATASOURCE: &[&str] =
+        &["id", "repo", "path", "watch", "paths", "cooldown", "targets", "build_on_first_seen"];
+    /// A `workflow_dispatch` target.
+    pub const WORKFLOW_DISPATCH: &[&str] = &["kind", "repo", "workflow", "ref", "inputs", "key_input"];
+    /// A `repository_dispatch` target.
+    pub const REPOSITORY_DISPATCH: &[&str] = &["kind", "repo", "event_type"];
+    /// A `webhook` target.
+    pub const WEBHOOK: &[&str] = &["kind", "url", "secret"];
+    /// A `command` target.
+    pub const COMMAND: &[&str] = &["kind", "command", "workdir", "timeout"];
+    /// `[serve]`.
+    pub const SERVE: &[&str] = &["listen", "webhook_secret", "build_secret", "build_targets"];
+    /// `[[notify]]`.
+    pub const NOTIFY: &[&str] = &["kind", "url", "secret", "on", "quiet_runs"];
+    /// Every table: (its path in the schema, the keys it accepts). Targets are
+    /// `targets.<kind>`.
+    pub const TABLES: &[(&str, &[&str])] = &[
+        ("", TOP),
+        ("settings", SETTINGS),
+        ("github", GITHUB),
+        ("datasources", DATASOURCE),
+        ("targets.workflow_dispatch", WORKFLOW_DISPATCH),
+        ("targets.repository_dispatch", REPOSITORY_DISPATCH),
+        ("targets.webhook", WEBHOOK),
+        ("targets.command", COMMAND),
+        ("serve", SERVE),
+        ("notify", NOTIFY),
+    ];
+}
 
 /// A loaded, validated repowatch.toml.
 #[derive(Debug, Clone)]
@@ -301,7 +343,7 @@ pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Config, ConfigE
         }
     };
     let doc = doc.get_ref();
-    const TOP: &[&str] = &["settings", "github", "datasources", "targets", "serve", "notify"];
+    const TOP: &[&str] = keys::TOP;
     for (key, _) in doc.iter() {
         let name: &str = key.get_ref();
         if !TOP.contains(&name) {
@@ -346,7 +388,7 @@ fn syntax_message(message: &str) -> String {
 // [settings]
 
 fn settings(cx: &mut Cx<'_>, value: Option<&Spanned<DeValue<'_>>>, base_dir: &Path) -> Settings {
-    const KEYS: &[&str] = &["timezone", "schedule", "language", "state_dir"];
+    const KEYS: &[&str] = keys::SETTINGS;
     let raw: raw::RawSettings = value.and_then(|v| cx.table(v, KEYS, "settings", "[settings]")).unwrap_or_default();
 
     let (timezone_name, timezone) = match raw.timezone {
@@ -447,7 +489,7 @@ fn check_cron(text: &str) -> Result<(), String> {
 // [github], [serve]
 
 fn github(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Option<GithubSettings> {
-    const KEYS: &[&str] = &["token", "api_url"];
+    const KEYS: &[&str] = keys::GITHUB;
     let raw: raw::RawGithub = cx.table(value, KEYS, "github", "[github]")?;
     let token = match &raw.token {
         None => {
@@ -478,7 +520,7 @@ fn serve(
     base_dir: &Path,
     target_names: &BTreeSet<String>,
 ) -> Option<ServeSettings> {
-    const KEYS: &[&str] = &["listen", "webhook_secret", "build_secret", "build_targets"];
+    const KEYS: &[&str] = keys::SERVE;
     let raw: raw::RawServe = cx.table(value, KEYS, "serve", "[serve]")?;
     let listen = match raw.listen {
         None => SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -610,7 +652,7 @@ fn target(
     let spec = match kind.get_ref().as_str() {
         "workflow_dispatch" => workflow_dispatch(cx, value, path)?,
         "repository_dispatch" => {
-            const KEYS: &[&str] = &["kind", "repo", "event_type"];
+            const KEYS: &[&str] = keys::REPOSITORY_DISPATCH;
             let raw: raw::RawRepositoryDispatch = cx.table(value, KEYS, path, "a repository_dispatch target")?;
             let repo = repo(cx, raw.repo.as_ref(), value, path);
             let event_type = required(cx, raw.event_type, value, path, "event_type", "\"deploy\"").and_then(|e| {
@@ -625,7 +667,7 @@ fn target(
             TargetSpec::RepositoryDispatch { repo: repo?, event_type: event_type? }
         }
         "webhook" => {
-            const KEYS: &[&str] = &["kind", "url", "secret"];
+            const KEYS: &[&str] = keys::WEBHOOK;
             let raw: raw::RawWebhook = cx.table(value, KEYS, path, "a webhook target")?;
             let url =
                 required(cx, raw.url, value, path, "url", "\"https://builder.example.internal/build\"").and_then(|u| {
@@ -647,7 +689,7 @@ fn target(
             TargetSpec::Webhook { url: url?, secret: secret? }
         }
         "command" => {
-            const KEYS: &[&str] = &["kind", "command", "workdir", "timeout"];
+            const KEYS: &[&str] = keys::COMMAND;
             let raw: raw::RawCommand = cx.table(value, KEYS, path, "a command target")?;
             let command = match raw.command {
                 None => {
@@ -693,7 +735,7 @@ fn target(
 }
 
 fn workflow_dispatch(cx: &mut Cx<'_>, value: &Spanned<DeValue<'_>>, path: &str) -> Option<TargetSpec> {
-    const KEYS: &[&str] = &["kind", "repo", "workflow", "ref", "inputs", "key_input"];
+    const KEYS: &[&str] = keys::WORKFLOW_DISPATCH;
     let raw: raw::RawWorkflowDispatch = cx.table(value, KEYS, path, "a workflow_dispatch target")?;
     let repo = repo(cx, raw.repo.as_ref(), value, path);
     let workflow = required(cx, raw.workflow, value, path, "workflow", "\"deploy.yml\"").map(Spanned::into_inner);
@@ -809,7 +851,7 @@ fn datasource(
     target_names: &BTreeSet<String>,
     seen: &mut HashMap<String, usize>,
 ) -> Option<Datasource> {
-    const KEYS: &[&str] = &["id", "repo", "path", "watch", "paths", "cooldown", "targets", "build_on_first_seen"];
+    const KEYS: &[&str] = keys::DATASOURCE;
     let path = format!("datasources[{index}]");
     let raw: raw::RawDatasource = cx.table(value, KEYS, &path, "[[datasources]]")?;
     let before = cx.count();
@@ -1017,7 +1059,7 @@ fn notify(cx: &mut Cx<'_>, value: Option<&Spanned<DeValue<'_>>>, base_dir: &Path
 }
 
 fn channel(cx: &mut Cx<'_>, index: usize, value: &Spanned<DeValue<'_>>, base_dir: &Path) -> Option<NotifyChannel> {
-    const KEYS: &[&str] = &["kind", "url", "secret", "on", "quiet_runs"];
+    const KEYS: &[&str] = keys::NOTIFY;
     let path = format!("notify[{index}]");
     let raw: raw::RawNotify = cx.table(value, KEYS, &path, "[[notify]]")?;
     let kinds = || NotifyKind::ALL.map(NotifyKind::as_str).join(", ");

@@ -11,102 +11,206 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::Problem;
+use super::{Problem, schema};
 
 /// An optional, spanned field.
 pub(super) type S<T> = Option<Spanned<T>>;
 
-#[derive(Debug, Default, Deserialize)]
+// The `JsonSchema` derives below generate schema/repowatch.schema.json (see
+// `schema.rs`). Each field's doc comment is its description there, and
+// `with` names the type the schema describes (the helpers of `schema.rs`);
+// `required` marks what the semantic pass in `config.rs` requires.
+
+/// `[settings]`: time zone, schedule, language and where local state lives.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Settings")]
 pub(super) struct RawSettings {
+    /// IANA time zone of `schedule` and of times in messages, e.g. "Asia/Tokyo", "Europe/Berlin", "UTC". Default "Asia/Tokyo".
+    #[schemars(with = "Option<String>", extend("default" = "Asia/Tokyo", "examples" = ["Asia/Tokyo", "UTC"]))]
     pub timezone: S<String>,
+    /// When the daily reconcile runs: 5-field cron (minute hour day-of-month month day-of-week) in `timezone`. Default "0 17 * * *".
+    #[schemars(with = "Option<schema::Cron>")]
     pub schedule: S<String>,
+    /// Language of notifications. Default "ja".
+    #[schemars(with = "Option<schema::Language>")]
     pub language: S<String>,
+    /// Where the embedded mode keeps its SQLite state, relative to this file. Default ".repowatch".
+    #[schemars(with = "Option<String>", extend("default" = ".repowatch"))]
     pub state_dir: S<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[github]`: how to reach GitHub. Required when a datasource has `repo` or a target dispatches through GitHub.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Github")]
 pub(super) struct RawGithub {
+    /// The token: a reference such as "env:GITHUB_TOKEN", never the token itself.
+    #[schemars(with = "Option<schema::SecretRef>", required)]
     pub token: S<RawSecret>,
+    /// The REST API root; for GitHub Enterprise Server its own, e.g. "https://github.example.com/api/v3". Default "https://api.github.com".
+    #[schemars(with = "Option<schema::HttpUrl>", extend("default" = "https://api.github.com"))]
     pub api_url: S<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[[datasources]]`: one repository to watch, through GitHub (`repo`) or on this machine (`path`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Datasource")]
+#[schemars(extend("oneOf" = [{"required": ["repo"]}, {"required": ["path"]}]))]
 pub(super) struct RawDatasource {
+    /// Stable id, unique in the file; renaming it makes repowatch see a new datasource.
+    #[schemars(with = "Option<schema::Slug>", required)]
     pub id: S<String>,
+    /// A GitHub repository, "owner/name". Exactly one of `repo` and `path`.
+    #[schemars(with = "Option<schema::Repo>")]
     pub repo: S<String>,
+    /// A git repository on this machine, relative to this file. Exactly one of `repo` and `path`.
+    #[schemars(with = "Option<String>")]
     pub path: S<String>,
+    /// Which refs to watch: "branch:<glob>", "tag:<glob>", "release" or "release:<glob>". Default ["branch:*"].
+    #[schemars(with = "Option<Vec<schema::WatchRule>>", extend("default" = ["branch:*"]))]
     pub watch: S<Vec<Spanned<String>>>,
+    /// Only changes touching one of these globs build, e.g. ["src/**", "Cargo.*"]. Default: every change.
+    #[schemars(with = "Option<Vec<String>>")]
     pub paths: S<Vec<Spanned<String>>>,
+    /// Build the newest commit of a ref once it has been quiet this long. Default "0s".
+    #[schemars(with = "Option<schema::Duration>")]
     pub cooldown: S<String>,
+    /// What to build on a change: names of `[targets.<name>]` tables.
+    #[schemars(with = "Option<Vec<schema::Slug>>", required, extend("minItems" = 1))]
     pub targets: S<Vec<Spanned<String>>>,
+    /// Build what is there on the very first sight of the datasource (otherwise it becomes the baseline). Default false.
+    #[schemars(extend("default" = false))]
     pub build_on_first_seen: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `kind = "workflow_dispatch"`: run a GitHub Actions workflow.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WorkflowDispatch")]
 pub(super) struct RawWorkflowDispatch {
     #[serde(rename = "kind")]
+    #[schemars(skip)]
     pub _kind: Option<IgnoredAny>,
+    /// Repository of the workflow, "owner/name".
+    #[schemars(with = "Option<schema::Repo>", required)]
     pub repo: S<String>,
+    /// Workflow file name ("deploy.yml") or id.
+    #[schemars(with = "Option<schema::NonEmpty>", required)]
     pub workflow: S<String>,
+    /// Branch or tag the workflow runs on, e.g. "main".
     #[serde(rename = "ref")]
+    #[schemars(with = "Option<schema::NonEmpty>", required)]
     pub git_ref: S<String>,
+    /// Workflow inputs, e.g. { environment = "prod" }; at most 25 with `key_input`.
+    #[schemars(with = "Option<BTreeMap<String, String>>", extend("maxProperties" = 25))]
     pub inputs: S<BTreeMap<String, String>>,
+    /// Also pass the build's idempotency key as this input; the workflow must declare it.
+    #[schemars(with = "Option<schema::NonEmpty>")]
     pub key_input: S<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `kind = "repository_dispatch"`: send a repository_dispatch event.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "RepositoryDispatch")]
 pub(super) struct RawRepositoryDispatch {
     #[serde(rename = "kind")]
+    #[schemars(skip)]
     pub _kind: Option<IgnoredAny>,
+    /// Receiving repository, "owner/name".
+    #[schemars(with = "Option<schema::Repo>", required)]
     pub repo: S<String>,
+    /// The event type the workflow's `on: repository_dispatch` filters on; at most 100 characters.
+    #[schemars(with = "Option<schema::NonEmpty>", required, extend("maxLength" = 100))]
     pub event_type: S<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `kind = "webhook"`: POST a signed build request, e.g. to another repowatch's `serve`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "WebhookTarget")]
 pub(super) struct RawWebhook {
     #[serde(rename = "kind")]
+    #[schemars(skip)]
     pub _kind: Option<IgnoredAny>,
+    /// The http:// or https:// endpoint.
+    #[schemars(with = "Option<schema::HttpUrl>", required)]
     pub url: S<String>,
+    /// HMAC key of the X-Repowatch-Signature-256 signature: a reference such as "env:BUILDER_SECRET".
+    #[schemars(with = "Option<schema::SecretRef>", required)]
     pub secret: S<RawSecret>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `kind = "command"`: run a program on this machine.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "CommandTarget")]
 pub(super) struct RawCommand {
     #[serde(rename = "kind")]
+    #[schemars(skip)]
     pub _kind: Option<IgnoredAny>,
+    /// Program and arguments, run without a shell, e.g. ["make", "deploy"]; for a pipeline ["sh", "-c", "…"].
+    #[schemars(with = "Option<Vec<String>>", required, extend("minItems" = 1))]
     pub command: S<Vec<String>>,
+    /// Working directory, relative to this file. Default: this file's directory.
+    #[schemars(with = "Option<String>")]
     pub workdir: S<String>,
+    /// The command is stopped after this long; more than zero. Default "30m".
+    #[schemars(with = "Option<schema::Duration>", extend("default" = "30m"))]
     pub timeout: S<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[serve]`: the webhook endpoint, build requests from another repowatch, and the status page.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Serve")]
 pub(super) struct RawServe {
+    /// "IP:PORT" to listen on; IPv6 as "[::1]:8080". Default "127.0.0.1:8080".
+    #[schemars(with = "Option<String>", extend("default" = "127.0.0.1:8080"))]
     pub listen: S<String>,
+    /// Secret of the GitHub webhook (POST /webhooks/github): a reference such as "env:WEBHOOK_SECRET".
+    #[schemars(with = "Option<schema::SecretRef>")]
     pub webhook_secret: S<RawSecret>,
+    /// Secret that build requests to POST /webhooks/build must be signed with.
+    #[schemars(with = "Option<schema::SecretRef>")]
     pub build_secret: S<RawSecret>,
+    /// What a received build request runs on: names of `[targets.<name>]` tables.
+    #[schemars(with = "Option<Vec<schema::Slug>>")]
     pub build_targets: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `[[notify]]`: one channel that messages go to.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Notify")]
+#[schemars(extend(
+    "if" = {"properties": {"kind": {"const": "webhook"}}, "required": ["kind"]},
+    "then" = {"required": ["secret"]},
+    "else" = {"not": {"required": ["secret"]}}
+))]
 pub(super) struct RawNotify {
+    /// Discord (execute-webhook URL), Slack (incoming-webhook URL), or your own endpoint (signed JSON).
+    #[schemars(with = "Option<schema::NotifyKind>", required)]
     pub kind: S<String>,
+    /// The webhook URL embeds a token, so it is a reference such as "env:DISCORD_WEBHOOK_URL".
+    #[schemars(with = "Option<schema::SecretRef>", required)]
     pub url: S<RawSecret>,
+    /// Signing secret: required for kind = "webhook", refused for the others.
+    #[schemars(with = "Option<schema::SecretRef>")]
     pub secret: S<RawSecret>,
+    /// What to send. Default ["failure", "alarm"].
+    #[schemars(with = "Option<Vec<schema::Topic>>", extend("default" = ["failure", "alarm"]))]
     pub on: S<Vec<Spanned<String>>>,
+    /// Also send the summary of runs that found nothing new. Default false.
+    #[schemars(with = "Option<bool>", extend("default" = false))]
     pub quiet_runs: S<bool>,
 }
 
