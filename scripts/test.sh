@@ -72,5 +72,8 @@ if need python3; then
   else
     ./scripts/sam_build.sh
   fi
+  # docs/deployment.md as a new user walks it: every command that can run
+  # offline runs as written; the rest are named with what checks them instead.
+  ./scripts/walk_deployment.py
 fi
 ./scripts/conformance.sh
