@@ -69,6 +69,7 @@ listen = "127.0.0.1:8080"
 webhook_secret = "env:GITHUB_WEBHOOK_SECRET"
 build_secret = "file:/run/secrets/build"
 build_targets = ["local"]
+status_token = "env:REPOWATCH_STATUS_TOKEN"
 
 [[notify]]
 kind = "discord"

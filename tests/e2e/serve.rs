@@ -217,7 +217,9 @@ fn build_requests_are_refused_when_the_receiver_has_no_secret() {
     assert_eq!(http("GET", &format!("{}/healthz", server.url), &[], b""), (200, "ok\n".to_owned()));
     let (code, page) = http("GET", &server.url, &[], b"");
     assert_eq!(code, 200);
-    assert!(page.contains("datasources:"), "{page}");
+    assert!(page.contains(r#"<main id="main""#) && page.contains("データソース"), "{page}");
+    let (code, page) = http("GET", &format!("{}/?lang=en", server.url), &[], b"");
+    assert!(code == 200 && page.contains("Datasources"), "{page}");
     let (code, _, stderr) = server.stop();
     assert_eq!(code, Some(0), "{stderr}");
 }

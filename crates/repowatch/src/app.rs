@@ -30,6 +30,8 @@ pub struct App {
     pub github: Option<Arc<GithubClient>>,
     /// `serve.build_secret`, resolved, for `POST /webhooks/build`.
     pub build_secret: Option<SecretString>,
+    /// `serve.status_token`, resolved: what other machines show to see the status page.
+    pub status_token: Option<SecretString>,
     /// The [[notify]] channels, URLs resolved (empty for `Needs::Nothing`).
     pub notifiers: Arc<Notifiers>,
 }
@@ -78,6 +80,10 @@ impl App {
             Some(reference) => Some(resolve("serve.build_secret", reference)?),
             None => None,
         };
+        let status_token = match serve.and_then(|s| s.status_token.as_ref()) {
+            Some(reference) => Some(resolve("serve.status_token", reference)?),
+            None => None,
+        };
 
         let db = Arc::new(Db::open(&config.settings.state_dir).with_context(|| {
             format!("cannot open the state store in {} (settings.state_dir)", config.settings.state_dir.display())
@@ -118,7 +124,7 @@ impl App {
             webhook_secret,
         };
         let engine = Engine::new(ports).context("the built-in state machine definition is invalid")?;
-        Ok(App { config, store, queue, owner, engine, github, build_secret, notifiers })
+        Ok(App { config, store, queue, owner, engine, github, build_secret, status_token, notifiers })
     }
 
     pub fn ports(&self) -> &Ports {

@@ -206,27 +206,31 @@ async fn run_worker(app: &App, args: WorkerArgs, json: bool) -> anyhow::Result<O
 }
 
 async fn status(app: &App, args: StatusArgs, json: bool) -> anyhow::Result<Outcome> {
-    let seen = app.store.list_refs_all().await?;
-    let runs = app.store.recent_runs(args.limit).await?;
-    let builds = app.store.recent_builds(args.limit).await?;
-    let (visible, in_flight, dlq) = app.queue.depth().await?;
-    let takeovers = app.store.takeovers().await?;
     if json {
+        // The store's own records, complete (request bodies, idempotency keys), for scripts.
+        let seen = app.store.list_refs_all().await?;
+        let runs = app.store.recent_runs(args.limit).await?;
+        let builds = app.store.recent_builds(args.limit).await?;
+        let (visible, in_flight, dlq) = app.queue.depth().await?;
+        let parked = app.queue.dlq_list().await?;
+        let takeovers = app.store.takeovers().await?;
+        let settings = &app.config.settings;
+        let next_run = crate::schedule::Schedule::new(&settings.schedule, settings.timezone.clone())
+            .ok()
+            .and_then(|s| s.next_after(SystemClock.now()));
         print_json(&json!({
             "datasources": seen,
             "runs": runs,
             "builds": builds,
             "takeovers": takeovers,
             "queue": { "visible": visible, "in_flight": in_flight, "dlq": dlq },
+            "parked": parked,
+            "next_run": next_run,
         }))?;
     } else {
-        print!("{}", render::status(&app.config, &seen, &runs, &builds, (visible, in_flight, dlq)));
-        if !takeovers.is_empty() {
-            println!(
-                "{} build(s) were taken over from a worker that died mid-dispatch and may have reached their target twice (`--json` lists the keys)",
-                takeovers.len()
-            );
-        }
+        let limits = crate::status::Limits { runs: args.limit, builds: args.limit };
+        let snapshot = crate::status::gather(app, limits).await?;
+        print!("{}", render::status(&snapshot, &app.config.settings.timezone));
     }
     Ok(Outcome::Success)
 }

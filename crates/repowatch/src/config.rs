@@ -76,7 +76,7 @@ pub mod keys {
     /// A `command` target.
     pub const COMMAND: &[&str] = &["kind", "command", "workdir", "timeout"];
     /// `[serve]`.
-    pub const SERVE: &[&str] = &["listen", "webhook_secret", "build_secret", "build_targets"];
+    pub const SERVE: &[&str] = &["listen", "webhook_secret", "build_secret", "build_targets", "status_token"];
     /// `[[notify]]`.
     pub const NOTIFY: &[&str] = &["kind", "url", "secret", "on", "quiet_runs"];
     /// Every table: (its path in the schema, the keys it accepts). Targets are
@@ -186,6 +186,9 @@ pub struct ServeSettings {
     pub build_secret: Option<SecretRef>,
     /// The targets a received build request runs on (this machine's own).
     pub build_targets: Vec<TargetId>,
+    /// Opens the status page to other machines: requests from anywhere but
+    /// this machine (or through a proxy) must carry it. Unset, they are refused.
+    pub status_token: Option<SecretRef>,
 }
 
 /// One `[[notify]]` channel: `url` (a webhook URL embeds a token, so it is a
@@ -544,6 +547,10 @@ fn serve(
         None => None,
         Some(s) => Some(secret(cx, s, "serve.build_secret", base_dir)?),
     };
+    let status_token = match &raw.status_token {
+        None => None,
+        Some(s) => Some(secret(cx, s, "serve.status_token", base_dir)?),
+    };
     let mut build_targets = Vec::new();
     for (i, t) in raw.build_targets.as_ref().map(|l| l.get_ref().as_slice()).unwrap_or_default().iter().enumerate() {
         let field = format!("serve.build_targets[{i}]");
@@ -571,7 +578,7 @@ fn serve(
         }
         _ => {}
     }
-    Some(ServeSettings { listen, webhook_secret, build_secret, build_targets })
+    Some(ServeSettings { listen, webhook_secret, build_secret, build_targets, status_token })
 }
 
 // ---------------------------------------------------------------------------

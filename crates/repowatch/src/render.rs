@@ -5,9 +5,9 @@ use std::fmt::Write;
 
 use repowatch_core::steps::{DispatchOutcome, DispatchResult, Outcome, OutcomeStatus, RunStatus};
 use repowatch_core::{BuildRecord, Location};
+use repowatch_local::DlqEntry;
 use repowatch_local::engine::RunReport;
 use repowatch_local::worker::WorkReport;
-use repowatch_local::{DlqEntry, RunRecord, SeenDatasource};
 
 use crate::app::App;
 use crate::config::Config;
@@ -196,58 +196,122 @@ fn build_line(out: &mut String, r: &DispatchResult, record: Option<&BuildRecord>
     }
 }
 
-pub fn status(
-    config: &Config,
-    seen: &[SeenDatasource],
-    runs: &[RunRecord],
-    builds: &[BuildRecord],
-    (visible, in_flight, dlq): (u64, u64, u64),
-) -> String {
+/// `repowatch status`: the facts of the status page, for a terminal.
+pub fn status(s: &crate::status::Snapshot, tz: &jiff::tz::TimeZone) -> String {
+    use crate::status::{duration, local_time};
+    let t = |at: jiff::Timestamp| local_time(at, tz);
     let mut out = String::new();
-    let _ = writeln!(out, "datasources:");
-    for ds in &config.datasources {
-        match seen.iter().find(|s| s.id == ds.id) {
-            None => {
-                let _ = writeln!(out, "  {} ({}): not seen yet", ds.id, location(config, ds.id.as_str()));
-            }
-            Some(s) => {
-                let _ =
-                    writeln!(out, "  {} ({}): first seen {}", ds.id, location(config, ds.id.as_str()), s.first_seen_at);
-                for r in &s.refs {
-                    let pending = if r.pending.is_some() { " (build pending: cooldown)" } else { "" };
-                    let _ = writeln!(out, "    {} {}{pending}", r.name, short(r.commit.as_str()));
-                }
-            }
+    let _ = writeln!(out, "datasources ({}):", s.datasources.len());
+    for d in &s.datasources {
+        let source = if d.github { format!("github.com/{}", d.source) } else { d.source.clone() };
+        let check = match (&d.last_check, d.first_seen_at) {
+            (Some(c), _) => format!("last check {} ({})", t(c.at), c.outcome),
+            (None, None) => "not seen yet".to_owned(),
+            (None, Some(first)) => format!("first seen {}; no check in the recent runs", t(first)),
+        };
+        let _ = writeln!(out, "  {} ({source}): {check}", d.id);
+        if let Some(error) = d.last_check.as_ref().and_then(|c| c.error.as_deref()) {
+            let _ = writeln!(out, "    error: {error}");
+        }
+        for r in &d.refs {
+            let pending = if r.pending { " (build pending: cooldown)" } else { "" };
+            let _ = writeln!(out, "    {} {} {}{pending}", r.kind, r.name, short(&r.commit));
         }
     }
     let _ = writeln!(out, "recent runs:");
-    if runs.is_empty() {
+    if s.runs.is_empty() {
         let _ = writeln!(out, "  none yet: `repowatch run`");
     }
-    for r in runs {
-        let _ = writeln!(out, "  {} {} {}", r.id, r.started_at, r.status);
+    for r in &s.runs {
+        let mut line = format!("  {} {} {}", t(r.started_at), r.status, r.id);
+        if let Some(n) = &r.totals {
+            let _ = write!(
+                line,
+                ": {} checked, {} changed, {} queued, {} deferred",
+                n.datasources, n.changed, n.builds_queued, n.pending
+            );
+            if n.errors > 0 {
+                let _ = write!(line, ", {} error(s)", n.errors);
+            }
+        }
+        if let Some(left) = r.github_remaining {
+            let _ = write!(line, "; GitHub budget left {left}");
+        }
+        let _ = writeln!(out, "{line}");
+        for f in &r.failures {
+            let _ = writeln!(out, "    {f}");
+        }
     }
     let _ = writeln!(out, "recent builds:");
-    if builds.is_empty() {
+    if s.builds.is_empty() {
         let _ = writeln!(out, "  none yet");
     }
-    for b in builds {
+    for b in &s.builds {
         let _ = writeln!(
             out,
-            "  {} {} {} {} → {}: {} ({})",
-            b.finished_at,
-            b.request.datasource,
-            b.request.git_ref,
-            short(b.request.commit.as_str()),
-            b.request.target,
-            match b.status {
-                repowatch_core::BuildStatus::Succeeded => "succeeded",
-                repowatch_core::BuildStatus::Failed => "FAILED",
-            },
+            "  {} {} {} {} → {} ({}): {} in {} ({})",
+            t(b.finished_at),
+            b.build.datasource,
+            b.build.git_ref,
+            short(&b.build.commit),
+            b.build.target,
+            b.target_kind,
+            if b.succeeded { "succeeded" } else { "FAILED" },
+            duration(b.duration_ms),
             b.detail
         );
+        if let Some(url) = &b.run_url {
+            let state = b.run_state.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let _ = writeln!(out, "    GitHub run: {url}{state}");
+        }
+        if b.taken_over {
+            let _ = writeln!(out, "    taken over from a worker that died mid-dispatch: may have run twice");
+        }
+        if !b.succeeded
+            && let Some(output) = &b.output
+        {
+            let lines: Vec<&str> = output.lines().collect();
+            for line in &lines[lines.len().saturating_sub(OUTPUT_LINES)..] {
+                let _ = writeln!(out, "    | {line}");
+            }
+        }
     }
-    let _ = writeln!(out, "queue: {visible} waiting, {in_flight} in flight, {dlq} in the dead-letter queue");
+    let _ = writeln!(
+        out,
+        "queue: {} waiting, {} in flight, {} in the dead-letter queue",
+        s.queue.waiting, s.queue.in_flight, s.queue.dlq
+    );
+    for p in &s.parked {
+        let what = p.build.as_ref().map_or_else(
+            || p.message_id.clone(),
+            |b| format!("{} {} {} → {}", b.datasource, b.git_ref, short(&b.commit), b.target),
+        );
+        let _ = writeln!(
+            out,
+            "  parked {}: {what} after {} tries{}",
+            t(p.moved_at),
+            p.receive_count,
+            p.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+        );
+    }
+    if !s.parked.is_empty() {
+        let _ = writeln!(out, "  replay them with `repowatch dlq redrive`");
+    }
+    match s.next_run {
+        Some(at) => {
+            let _ = writeln!(out, "next scheduled run: {} ({}, by `repowatch serve`)", t(at), s.schedule);
+        }
+        None => {
+            let _ = writeln!(out, "next scheduled run: none ({})", s.schedule);
+        }
+    }
+    if s.takeovers > 0 {
+        let _ = writeln!(
+            out,
+            "{} build(s) were taken over from a worker that died mid-dispatch and may have reached their target twice (`--json` lists the keys)",
+            s.takeovers
+        );
+    }
     out
 }
 

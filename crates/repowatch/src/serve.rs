@@ -9,19 +9,23 @@
 //! - the schedule: the daily reconcile in `settings.timezone`, catching up a
 //!   run missed while the machine was off;
 //! - the worker: dispatches queued builds as they arrive;
-//! - `GET /healthz`, and `GET /` (the status, as text for now).
+//! - `GET /healthz`, and the status page: `GET /` (HTML, Japanese or English,
+//!   refreshing itself through `GET /status/main`) and `GET /status.json`.
+//!   Read-only. From this machine it is open; from anywhere else, or through
+//!   a proxy, it needs `serve.status_token` (else 403).
 //!
 //! SIGTERM or Ctrl-C: stop accepting, finish the requests, runs and build in
 //! hand, then exit. Nothing accepted is lost: what is queued stays queued.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,7 +41,7 @@ use tokio::task::JoinSet;
 use crate::app::App;
 use crate::cli::{Outcome, ServeArgs};
 use crate::schedule::{self, Schedule, StartUp};
-use crate::{commands, render};
+use crate::{commands, page};
 
 /// GitHub sends webhook payloads up to 25 MB.
 const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
@@ -69,12 +73,10 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
         Arc::new(Shared { app: app.clone(), run_lock: Mutex::new(()), runs: std::sync::Mutex::new(JoinSet::new()) });
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let router = Router::new()
-        .route("/webhooks/github", post(github_webhook).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)))
-        .route("/webhooks/build", post(build_request).layer(DefaultBodyLimit::max(MAX_BUILD_BODY)))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/", get(status_page))
-        .with_state(shared.clone());
+    if !listen.ip().is_loopback() && app.status_token.is_none() {
+        tracing::warn!(%listen, "listening beyond this machine without [serve] status_token: the status page answers only requests from this machine");
+    }
+    let router = routes(shared.clone());
 
     let worker = {
         let app = app.clone();
@@ -120,10 +122,11 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
     }
     tracing::info!(%local, "listening");
 
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        commands::shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            commands::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
     let served = server.await;
 
     // Drain: the runs webhooks started, the scheduled run, the build in hand.
@@ -140,6 +143,26 @@ pub async fn serve(app: App, args: ServeArgs, json: bool) -> anyhow::Result<Outc
         println!("repowatch serve: stopped; queued builds stay queued for the next start");
     }
     Ok(Outcome::Success)
+}
+
+fn routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/webhooks/github", post(github_webhook).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)))
+        .route("/webhooks/build", post(build_request).layer(DefaultBodyLimit::max(MAX_BUILD_BODY)))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(status_page))
+        .route("/status/main", get(status_main))
+        .route("/status.json", get(status_json))
+        .route("/assets/status.css", get(|| async { asset("text/css; charset=utf-8", page::CSS) }))
+        .route("/assets/status.js", get(|| async { asset("text/javascript; charset=utf-8", page::JS) }))
+        .with_state(shared)
+}
+
+/// The routes of `repowatch serve` over `app`, without its schedule and
+/// worker: for benchmarks and tests that drive the HTTP side alone. Serve it
+/// with `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(app: Arc<App>) -> Router {
+    routes(Arc::new(Shared { app, run_lock: Mutex::new(()), runs: std::sync::Mutex::new(JoinSet::new()) }))
 }
 
 /// How often `serve` looks for newly parked build requests to notify about.
@@ -324,20 +347,254 @@ async fn build_request(State(shared): State<Arc<Shared>>, headers: HeaderMap, bo
     }
 }
 
-async fn status_page(State(shared): State<Arc<Shared>>) -> Response {
-    let app = &shared.app;
-    let page = async {
-        let seen = app.store.list_refs_all().await?;
-        let runs = app.store.recent_runs(10).await?;
-        let builds = app.store.recent_builds(10).await?;
-        let depth = app.queue.depth().await?;
-        Ok::<_, repowatch_core::PortError>(render::status(&app.config, &seen, &runs, &builds, depth))
+// ---------------------------------------------------------------------------
+// The status page
+
+/// Headers every status response carries: no caching of live data, no
+/// sniffing, no referrer (run links leave the page), no framing, and a CSP
+/// that allows only this origin's stylesheet and script.
+fn page_headers(content_type: &'static str) -> [(header::HeaderName, &'static str); 6] {
+    [
+        (header::CONTENT_TYPE, content_type),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+    ]
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut headers = page_headers(content_type);
+    headers[1].1 = "public, max-age=300";
+    (headers, body).into_response()
+}
+
+/// The cookie `/?token=…` sets: an HMAC of a fixed text under the token, so the
+/// token itself is never stored in the browser.
+const COOKIE: &str = "repowatch_status";
+const COOKIE_MESSAGE: &[u8] = b"repowatch status page";
+
+/// Headers that say a request came through a proxy: it is not "this machine" then,
+/// whatever the peer address.
+const FORWARDING: &[&str] = &["forwarded", "x-forwarded-for", "x-real-ip", "cf-connecting-ip", "true-client-ip"];
+
+/// Whether the status may be shown to this request, or the refusal.
+/// `Ok(Some(cookie))` when a `?token=` was right: redirect and set it.
+fn authorize(
+    status_token: Option<&repowatch_core::secret::SecretString>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<Option<String>, Refusal> {
+    let proxied = FORWARDING.iter().any(|h| headers.contains_key(*h));
+    // `::ffff:127.0.0.1` (IPv4 on a dual-stack socket) is this machine too.
+    if peer.ip().to_canonical().is_loopback() && !proxied {
+        return Ok(None);
+    }
+    let Some(token) = status_token else {
+        return Err(Refusal::OnlyHere);
     };
-    match page.await {
-        Ok(body) => text(StatusCode::OK, body),
-        Err(e) => {
-            tracing::error!(error = %e.chain(), "cannot read the status");
-            text(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable\n")
+    let expected = signature::sign(token, COOKIE_MESSAGE);
+    // Compare HMACs under the configured token: constant time, and no length leak.
+    let matches = |given: &str| {
+        let given = repowatch_core::secret::SecretString::new(given.to_owned());
+        signature::verify(token, COOKIE_MESSAGE, Some(&signature::sign(&given, COOKIE_MESSAGE))).is_ok()
+    };
+    let bearer = header_str(headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.is_some_and(|b| matches(b.trim())) {
+        return Ok(None);
+    }
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(COOKIE).and_then(|c| c.strip_prefix('=')))
+        .any(|c| signature::verify(token, COOKIE_MESSAGE, Some(c)).is_ok());
+    if cookie {
+        return Ok(None);
+    }
+    match query.get("token") {
+        Some(given) if matches(given) => Ok(Some(expected)),
+        _ => Err(Refusal::NeedsToken),
+    }
+}
+
+/// Why the status page is not shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// From elsewhere, and no `serve.status_token` is set: 403.
+    OnlyHere,
+    /// From elsewhere without the right token: 401.
+    NeedsToken,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::OnlyHere => text(
+                StatusCode::FORBIDDEN,
+                "the status page answers only on this machine; set [serve] status_token to open it to others\n",
+            ),
+            Refusal::NeedsToken => text(
+                StatusCode::UNAUTHORIZED,
+                "this status page needs its token: open /?token=<serve.status_token> once, or send Authorization: Bearer <token>\n",
+            ),
         }
+    }
+}
+
+/// `?lang=ja|en`, else `settings.language`.
+fn language(app: &App, query: &HashMap<String, String>) -> repowatch_notify::Lang {
+    match query.get("lang").map(String::as_str) {
+        Some("ja") => repowatch_notify::Lang::Ja,
+        Some("en") => repowatch_notify::Lang::En,
+        _ => app.config.settings.language,
+    }
+}
+
+fn etag_of(body: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    format!("\"{:016x}\"", h.finish())
+}
+
+async fn snapshot(app: &App) -> Result<crate::status::Snapshot, Response> {
+    crate::status::gather(app, crate::status::Limits::default()).await.map_err(|e| {
+        tracing::error!(error = %e.chain(), "cannot read the status");
+        text(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable\n")
+    })
+}
+
+type Query = axum::extract::Query<HashMap<String, String>>;
+
+async fn status_page(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Query(query): Query,
+    headers: HeaderMap,
+) -> Response {
+    let app = &shared.app;
+    match authorize(app.status_token.as_ref(), peer, &headers, &query) {
+        Err(refusal) => return refusal.into_response(),
+        Ok(Some(cookie)) => {
+            // Drop the token from the address bar (and from history) at once.
+            let lang =
+                query.get("lang").map(|l| format!("?lang={}", if l == "ja" { "ja" } else { "en" })).unwrap_or_default();
+            let cookie = format!("{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000");
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/{lang}")), (header::SET_COOKIE, cookie)])
+                .into_response();
+        }
+        Ok(None) => {}
+    }
+    let s = match snapshot(app).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let lang = language(app, &query);
+    let tz = &app.config.settings.timezone;
+    let etag = etag_of(&page::main(&s, lang, tz));
+    (page_headers("text/html; charset=utf-8"), page::page(&s, lang, tz, &etag)).into_response()
+}
+
+async fn status_main(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    axum::extract::Query(query): Query,
+    headers: HeaderMap,
+) -> Response {
+    let app = &shared.app;
+    if let Err(refusal) = authorize(app.status_token.as_ref(), peer, &headers, &HashMap::new()) {
+        return refusal.into_response();
+    }
+    let s = match snapshot(app).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let body = page::main(&s, language(app, &query), &app.config.settings.timezone);
+    let etag = etag_of(&body);
+    if header_str(&headers, "if-none-match") == Some(etag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    let mut response = (page_headers("text/html; charset=utf-8"), body).into_response();
+    if let Ok(v) = etag.parse() {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    response
+}
+
+async fn status_json(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let app = &shared.app;
+    if let Err(refusal) = authorize(app.status_token.as_ref(), peer, &headers, &HashMap::new()) {
+        return refusal.into_response();
+    }
+    match snapshot(app).await {
+        Ok(s) => (page_headers("application/json"), serde_json::to_string(&s).unwrap_or_default()).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repowatch_core::secret::SecretString;
+
+    fn ask(
+        token: Option<&str>,
+        peer: &str,
+        headers: &[(&str, &str)],
+        query: &[(&str, &str)],
+    ) -> Result<Option<String>, u16> {
+        let token = token.map(|t| SecretString::new(t.to_owned()));
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.append(header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        let query = query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        authorize(token.as_ref(), peer.parse().unwrap(), &map, &query).map_err(|r| r.into_response().status().as_u16())
+    }
+
+    #[test]
+    fn this_machine_sees_the_page_without_a_token() {
+        assert_eq!(ask(None, "127.0.0.1:5000", &[], &[]), Ok(None));
+        assert_eq!(ask(None, "[::1]:5000", &[], &[]), Ok(None));
+        assert_eq!(ask(None, "[::ffff:127.0.0.1]:5000", &[], &[]), Ok(None), "IPv4 loopback on a dual-stack socket");
+    }
+
+    #[test]
+    fn other_machines_and_proxies_are_refused_without_a_token() {
+        assert_eq!(ask(None, "192.0.2.10:5000", &[], &[]), Err(403));
+        assert_eq!(ask(None, "[2001:db8::1]:5000", &[], &[]), Err(403));
+        for h in FORWARDING {
+            assert_eq!(ask(None, "127.0.0.1:5000", &[(h, "203.0.113.9")], &[]), Err(403), "{h}");
+        }
+        // A token in the request changes nothing when none is configured.
+        assert_eq!(ask(None, "192.0.2.10:5000", &[("authorization", "Bearer x")], &[("token", "x")]), Err(403));
+    }
+
+    #[test]
+    fn with_a_token_others_must_show_it() {
+        let t = Some("s3cret-status-token");
+        assert_eq!(ask(t, "192.0.2.10:5000", &[], &[]), Err(401));
+        assert_eq!(ask(t, "192.0.2.10:5000", &[("authorization", "Bearer wrong")], &[]), Err(401));
+        assert_eq!(ask(t, "192.0.2.10:5000", &[("authorization", "Bearer s3cret-status-token-")], &[]), Err(401));
+        assert_eq!(ask(t, "192.0.2.10:5000", &[("authorization", "Bearer s3cret-status-token")], &[]), Ok(None));
+        assert_eq!(ask(t, "127.0.0.1:5000", &[("x-forwarded-for", "203.0.113.9")], &[]), Err(401));
+        assert_eq!(ask(t, "192.0.2.10:5000", &[], &[("token", "nope")]), Err(401));
+        let cookie = ask(t, "192.0.2.10:5000", &[], &[("token", "s3cret-status-token")]).unwrap().unwrap();
+        assert!(!cookie.contains("s3cret"), "the cookie is not the token");
+        let sent = format!("theme=dark; {COOKIE}={cookie}");
+        assert_eq!(ask(t, "192.0.2.10:5000", &[("cookie", sent.as_str())], &[]), Ok(None));
+        let forged = format!("{COOKIE}=sha256=00");
+        assert_eq!(ask(t, "192.0.2.10:5000", &[("cookie", forged.as_str())], &[]), Err(401));
     }
 }

@@ -185,6 +185,9 @@ pub(super) struct RawServe {
     /// What a received build request runs on: names of `[targets.<name>]` tables.
     #[schemars(with = "Option<Vec<schema::Slug>>")]
     pub build_targets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Opens the status page to other machines: their requests must carry this token. Unset, only this machine sees it.
+    #[schemars(with = "Option<schema::SecretRef>")]
+    pub status_token: S<RawSecret>,
 }
 
 /// `[[notify]]`: one channel that messages go to.

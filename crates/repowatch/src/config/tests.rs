@@ -599,6 +599,7 @@ fn full_example_parses_to_the_expected_values() {
             webhook_secret: Some(SecretRef::Env("GITHUB_WEBHOOK_SECRET".into())),
             build_secret: None,
             build_targets: vec![],
+            status_token: None,
         })
     );
     assert_eq!(
@@ -681,7 +682,8 @@ fn defaults() {
             listen: "127.0.0.1:8080".parse().unwrap(),
             webhook_secret: None,
             build_secret: None,
-            build_targets: vec![]
+            build_targets: vec![],
+            status_token: None,
         })
     );
     assert_eq!(c.notify[0].on, vec![NotifyOn::Failure, NotifyOn::Alarm]);
