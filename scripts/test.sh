@@ -18,9 +18,11 @@ fi
 # definition validation is compared with (tests/e2e/validator.rs); GitHub's
 # example webhook payloads (tests/e2e/github_events.rs); GitHub's OpenAPI
 # description and GraphQL schema with the validators that check the fake
-# GitHub against them (scripts/github-contract.mjs).
+# GitHub against them (scripts/github-contract.mjs; Ajv also checks the JSON
+# Schema of repowatch.toml); playwright-core, which drives Debian's Chromium
+# through the status page (tests/e2e/status_page.rs; it downloads no browser).
 npm_packages=(asl-validator@3.16.0 @octokit/webhooks-examples@7.6.1 @octokit/openapi@23.0.2
-  @octokit/graphql-schema@15.26.1 graphql@16 ajv@8.17.1 ajv-formats@3.0.1)
+  @octokit/graphql-schema@15.26.1 graphql@16 ajv@8.17.1 ajv-formats@3.0.1 playwright-core@1.64.1)
 if need npm; then
   node_dir="$HOME/.cache/repowatch/node"
   stamp="$node_dir/.installed"
@@ -31,6 +33,20 @@ if need npm; then
   fi
 else
   echo "npm is missing: the asl-validator comparison and the fake GitHub's contract check are skipped" >&2
+fi
+
+# Debian's Chromium (and a Japanese font for the screenshots) for the status
+# page's browser test: installed when this runs as root with apt-get, else the
+# test says it is skipped (REPOWATCH_REQUIRE_BROWSER=1 makes that a failure).
+if [ ! -x "${REPOWATCH_CHROMIUM:-/usr/bin/chromium}" ]; then
+  as_root=()
+  [ "$(id -u)" = 0 ] || { need sudo && sudo -n true 2>/dev/null && as_root=(sudo -n); } || as_root=(none)
+  if [ "${as_root[*]}" != none ] && need apt-get; then
+    apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-ipafont-gothic >/dev/null; }
+    apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
+  else
+    echo "chromium is missing (apt-get install chromium fonts-ipafont-gothic): the status page's browser test is skipped" >&2
+  fi
 fi
 
 # From PyPI, into venvs cached outside the checkout (one per tool family:

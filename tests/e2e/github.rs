@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 use crate::serve::{Server, http, wait_for};
 use crate::support::*;
 
-const TOKEN: &str = "ghp_canary_token_7f3e9a";
-const WEBHOOK_SECRET: &str = "canary-webhook-secret-41d2";
+pub(crate) const TOKEN: &str = "ghp_canary_token_7f3e9a";
+pub(crate) const WEBHOOK_SECRET: &str = "canary-webhook-secret-41d2";
 
 /// The fake on a runtime of its own, alive as long as this value.
-struct Github {
-    fake: FakeGithub,
+pub(crate) struct Github {
+    pub(crate) fake: FakeGithub,
     _rt: tokio::runtime::Runtime,
 }
 
 impl Github {
-    fn start() -> Github {
+    pub(crate) fn start() -> Github {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let fake = rt.block_on(FakeGithub::start(FakeOptions { token: TOKEN.into(), ..Default::default() })).unwrap();
         Github { fake, _rt: rt }
@@ -41,11 +41,11 @@ impl Github {
     }
 }
 
-fn vars() -> [(&'static str, &'static str); 2] {
+pub(crate) fn vars() -> [(&'static str, &'static str); 2] {
     [("RW_GITHUB_TOKEN", TOKEN), ("RW_WEBHOOK_SECRET", WEBHOOK_SECRET)]
 }
 
-fn github_config(url: &str, log: &str, datasources: &str, targets: &str) -> String {
+pub(crate) fn github_config(url: &str, log: &str, datasources: &str, targets: &str) -> String {
     format!(
         r#"
 [settings]
@@ -69,7 +69,7 @@ timeout = "30s"
     )
 }
 
-fn signed_webhook(url: &str, event: &str, delivery: &str, body: &Value) -> (u16, String) {
+pub(crate) fn signed_webhook(url: &str, event: &str, delivery: &str, body: &Value) -> (u16, String) {
     let body = serde_json::to_vec(body).unwrap();
     let sig = signature::sign(&SecretString::new(WEBHOOK_SECRET), &body);
     http(
@@ -85,7 +85,7 @@ fn signed_webhook(url: &str, event: &str, delivery: &str, body: &Value) -> (u16,
     )
 }
 
-fn run_cli(env: &Env, args: &[&str]) -> (Value, String) {
+pub(crate) fn run_cli(env: &Env, args: &[&str]) -> (Value, String) {
     let out = env.command(args).envs(vars()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "repowatch {args:?}\n{stderr}");

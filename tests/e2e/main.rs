@@ -20,6 +20,7 @@ mod notify;
 mod pipeline;
 mod schema;
 mod serve;
+mod status_page;
 mod sync;
 mod template;
 mod validator;

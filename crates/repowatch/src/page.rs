@@ -12,6 +12,7 @@ use crate::status::{self, BuildView, DatasourceView, RunView, Snapshot};
 
 pub const CSS: &str = include_str!("../assets/status.css");
 pub const JS: &str = include_str!("../assets/status.js");
+pub const FAVICON: &str = include_str!("../assets/favicon.svg");
 /// How often the page asks for a fresh `<main>`.
 pub const REFRESH_MS: u64 = 3000;
 
@@ -176,6 +177,7 @@ pub fn page(snapshot: &Snapshot, lang: Lang, tz: &jiff::tz::TimeZone, etag: &str
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{title}</title>
+<link rel="icon" href="assets/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="assets/status.css">
 <script src="assets/status.js" defer></script>
 </head>

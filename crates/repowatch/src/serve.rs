@@ -155,6 +155,7 @@ fn routes(shared: Arc<Shared>) -> Router {
         .route("/status.json", get(status_json))
         .route("/assets/status.css", get(|| async { asset("text/css; charset=utf-8", page::CSS) }))
         .route("/assets/status.js", get(|| async { asset("text/javascript; charset=utf-8", page::JS) }))
+        .route("/assets/favicon.svg", get(|| async { asset("image/svg+xml", page::FAVICON) }))
         .with_state(shared)
 }
 
@@ -362,7 +363,7 @@ fn page_headers(content_type: &'static str) -> [(header::HeaderName, &'static st
         (header::X_FRAME_OPTIONS, "DENY"),
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         ),
     ]
 }

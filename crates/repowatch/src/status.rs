@@ -156,20 +156,24 @@ pub struct BuildView {
     pub taken_over: bool,
 }
 
-/// Replaces every `webhook` target URL in free text (error messages quote
-/// them) with the target's name.
+/// Replaces every `webhook` target URL, and its origin, in free text (error
+/// messages quote them) with the target's name.
 pub struct Redactor(Vec<(String, String)>);
 
 impl Redactor {
     pub fn new(config: &Config) -> Self {
-        let mut pairs: Vec<(String, String)> = config
-            .targets
-            .iter()
-            .filter_map(|(id, t)| match t {
-                TargetSpec::Webhook { url, .. } => Some((url.clone(), format!("<webhook target {id}>"))),
-                _ => None,
-            })
-            .collect();
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (id, t) in &config.targets {
+            if let TargetSpec::Webhook { url, .. } = t {
+                let name = format!("<webhook target {id}>");
+                pairs.push((url.clone(), name.clone()));
+                // Errors name the origin only ("POST to https://host:port"): that too.
+                if let Some((scheme, rest)) = url.split_once("://") {
+                    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+                    pairs.push((format!("{scheme}://{host}"), name));
+                }
+            }
+        }
         // Longest first, so a URL that extends another is replaced whole.
         pairs.sort_by_key(|(url, _)| std::cmp::Reverse(url.len()));
         Self(pairs)
@@ -180,11 +184,6 @@ impl Redactor {
         for (url, name) in &self.0 {
             if out.contains(url.as_str()) {
                 out = out.replace(url.as_str(), name);
-            }
-            // Also without a trailing slash, as HTTP libraries print it.
-            let bare = url.trim_end_matches('/');
-            if bare.len() > "https://".len() && out.contains(bare) {
-                out = out.replace(bare, name);
             }
         }
         out
@@ -400,6 +399,23 @@ mod tests {
         assert_eq!(duration(1_240), "1.2 s");
         assert_eq!(duration(184_000), "3 min 4 s");
         assert_eq!(duration(7_380_000), "2 h 3 min");
+    }
+
+    #[test]
+    fn webhook_urls_and_their_origins_are_replaced_by_the_target_name() {
+        let dir = std::path::Path::new("/srv");
+        let config = crate::config::parse(
+            "[[datasources]]\nid = \"a\"\npath = \".\"\ntargets = [\"gpu\"]\n[targets.gpu]\nkind = \"webhook\"\nurl = \"https://builder.example.net:8443/hooks/t0ken\"\nsecret = \"env:S\"\n",
+            &dir.join("repowatch.toml"),
+            dir,
+        )
+        .unwrap();
+        let r = Redactor::new(&config);
+        assert_eq!(
+            r.apply("POST to https://builder.example.net:8443: refused; https://builder.example.net:8443/hooks/t0ken gave 500"),
+            "POST to <webhook target gpu>: refused; <webhook target gpu> gave 500"
+        );
+        assert_eq!(r.apply("nothing to hide"), "nothing to hide");
     }
 
     #[test]
