@@ -7,6 +7,15 @@
   const main = document.getElementById('main');
   const live = document.getElementById('live');
   if (!main || !live) return;
+  const updated = document.getElementById('updated');
+  // The server's times are in settings.timezone; so is this one.
+  const zone = { timeZone: main.dataset.tz || undefined };
+  let clock;
+  try {
+    clock = new Intl.DateTimeFormat('sv-SE', { ...zone, dateStyle: 'short', timeStyle: 'medium' });
+  } catch (_) {
+    clock = new Intl.DateTimeFormat('sv-SE', { dateStyle: 'short', timeStyle: 'medium' });
+  }
   const every = Number(main.dataset.refreshMs) || 3000;
   const url = new URL('status/main', document.baseURI);
   url.search = new URLSearchParams({ lang: document.documentElement.lang }).toString();
@@ -28,6 +37,7 @@
       }
       live.classList.remove('stale');
       live.textContent = live.dataset.live;
+      if (updated) updated.textContent = clock.format(new Date());
     } catch (_) {
       live.classList.add('stale');
       live.textContent = live.dataset.stale;

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use repowatch_core::steps::{OutcomeStatus, RunSummary, Totals};
 use repowatch_core::{BuildRecord, BuildStatus, Clock, Location, RefKind, SystemClock, TargetSpec};
 use repowatch_local::{RunRecord, SeenDatasource};
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 
 use crate::app::App;
 use crate::config::Config;
@@ -217,6 +217,9 @@ pub async fn gather(app: &App, limits: Limits) -> Result<Snapshot, repowatch_cor
             last_error: e.last_error.as_deref().map(|t| redact.apply(t)),
         })
         .collect();
+    // Each stored summary is parsed once (a run over 1,000 datasources holds 1,000 outcomes).
+    let summaries: Vec<Option<RunSummary>> =
+        runs.iter().map(|r| r.summary.as_ref().and_then(|s| RunSummary::deserialize(s).ok())).collect();
     let taken: std::collections::BTreeSet<String> = takeovers.iter().map(|t| t.key.to_string()).collect();
     Ok(Snapshot {
         generated_at: now,
@@ -225,24 +228,31 @@ pub async fn gather(app: &App, limits: Limits) -> Result<Snapshot, repowatch_cor
         schedule: settings.schedule.clone(),
         queue: Queue { waiting, in_flight, dlq },
         parked,
-        datasources: datasources(&app.config, &seen, &runs, &redact),
-        runs: runs.iter().take(limits.runs).map(|r| run_view(r, &redact)).collect(),
+        datasources: datasources(&app.config, &seen, &runs, &summaries, &redact),
+        runs: runs.iter().zip(&summaries).take(limits.runs).map(|(r, s)| run_view(r, s.as_ref(), &redact)).collect(),
         builds: builds.iter().map(|b| build_view(&app.config, b, &taken, &redact)).collect(),
         takeovers: takeovers.len(),
     })
 }
 
-fn datasources(config: &Config, seen: &[SeenDatasource], runs: &[RunRecord], redact: &Redactor) -> Vec<DatasourceView> {
+fn datasources(
+    config: &Config,
+    seen: &[SeenDatasource],
+    runs: &[RunRecord],
+    summaries: &[Option<RunSummary>],
+    redact: &Redactor,
+) -> Vec<DatasourceView> {
     let seen: BTreeMap<&str, &SeenDatasource> = seen.iter().map(|s| (s.id.as_str(), s)).collect();
     // The newest run that reported on each datasource.
     let mut last: BTreeMap<String, LastCheck> = BTreeMap::new();
-    for run in runs {
-        let Some(summary) = run.summary.as_ref().and_then(|s| serde_json::from_value::<RunSummary>(s.clone()).ok())
-        else {
-            continue;
-        };
+    let configured: std::collections::BTreeSet<&str> = config.datasources.iter().map(|d| d.id.as_str()).collect();
+    for (run, summary) in runs.iter().zip(summaries) {
+        if last.len() >= config.datasources.len() {
+            break; // every datasource has its newest check
+        }
+        let Some(summary) = summary else { continue };
         let at = run.finished_at.unwrap_or(run.started_at);
-        for outcome in &summary.datasources {
+        for outcome in summary.datasources.iter().filter(|o| configured.contains(o.id.as_str())) {
             last.entry(outcome.id.to_string()).or_insert_with(|| LastCheck {
                 at,
                 outcome: match outcome.status {
@@ -289,8 +299,7 @@ fn datasources(config: &Config, seen: &[SeenDatasource], runs: &[RunRecord], red
         .collect()
 }
 
-fn run_view(run: &RunRecord, redact: &Redactor) -> RunView {
-    let summary = run.summary.as_ref().and_then(|s| serde_json::from_value::<RunSummary>(s.clone()).ok());
+fn run_view(run: &RunRecord, summary: Option<&RunSummary>, redact: &Redactor) -> RunView {
     let mut failures: Vec<String> = Vec::new();
     if let Some(s) = &summary {
         failures.extend(
@@ -315,7 +324,7 @@ fn run_view(run: &RunRecord, redact: &Redactor) -> RunView {
         started_at: run.started_at,
         finished_at: run.finished_at,
         status: run.status.clone(),
-        totals: summary.as_ref().map(|s| s.totals.clone()),
+        totals: summary.map(|s| s.totals.clone()),
         github_remaining: summary.and_then(|s| s.github_remaining),
         failures,
     }
