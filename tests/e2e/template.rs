@@ -113,3 +113,53 @@ fn every_log_group_keeps_30_days_and_alarms_stay_within_ten() {
         assert!(!value(lines, "OKActions:").is_empty(), "{name} has OK actions too");
     }
 }
+
+/// The dashboard plots what the issue asks (runs, changes, builds dispatched
+/// and failed, DLQ depth, GitHub budget, Lambda errors and durations), each
+/// repowatch metric is one the code emits, and none has a per-datasource
+/// dimension (EMF metrics are emitted with no dimensions: one series each).
+#[test]
+fn the_dashboard_plots_emitted_metrics_without_per_datasource_dimensions() {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let res = resources(&text);
+    let lines = res.get("Dashboard").expect("a Dashboard resource");
+    let body_start = lines.iter().position(|l| l.contains("DashboardBody: !Sub |")).expect("DashboardBody") + 1;
+    let body: String = lines[body_start..].iter().map(|l| format!("{}\n", l.trim_start())).collect();
+    // ${Resource} / ${Resource.Attr} / ${AWS::Region} become plain strings for parsing.
+    let mut plain = String::new();
+    let mut rest = body.as_str();
+    while let Some(i) = rest.find("${") {
+        plain.push_str(&rest[..i]);
+        let end = rest[i..].find('}').unwrap() + i;
+        plain.push_str(&rest[i + 2..end].replace(['.', ':'], "_"));
+        rest = &rest[end + 1..];
+    }
+    plain.push_str(rest);
+    let dashboard: serde_json::Value = serde_json::from_str(&plain).expect("the dashboard body is JSON");
+    let mut plotted: BTreeSet<(String, String)> = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        for metric in widget["properties"]["metrics"].as_array().unwrap() {
+            let parts = metric.as_array().unwrap();
+            let (ns, name) = (parts[0].as_str().unwrap(), parts[1].as_str().unwrap());
+            if ns == repowatch_aws::emf::NAMESPACE {
+                assert!(repowatch_aws::emf::METRICS.contains(&name), "{name} is plotted but never emitted");
+                let dimensions = parts.iter().skip(2).filter(|p| p.is_string()).count();
+                assert_eq!(dimensions, 0, "{name} is plotted with a dimension: {metric}");
+            }
+            plotted.insert((ns.to_owned(), name.to_owned()));
+        }
+    }
+    for (ns, name) in [
+        ("AWS/States", "ExecutionsSucceeded"),
+        ("AWS/States", "ExecutionsFailed"),
+        ("Repowatch", "ChangesDetected"),
+        ("Repowatch", "BuildsDispatched"),
+        ("Repowatch", "BuildsFailed"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+        ("Repowatch", "GithubPointsRemaining"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Duration"),
+    ] {
+        assert!(plotted.contains(&(ns.to_owned(), name.to_owned())), "the dashboard does not plot {ns} {name}");
+    }
+}
