@@ -146,7 +146,12 @@ fn bench(c: &mut Criterion) {
     g.sample_size(30).measurement_time(Duration::from_secs(8));
     g.bench_function("gather", |b| b.iter(|| rt.block_on(status::gather(&app, status::Limits::default())).unwrap()));
     let tz = app.config.settings.timezone.clone();
-    g.bench_function("render", |b| b.iter(|| page::page(&snapshot, repowatch_notify::Lang::En, &tz, "\"x\"")));
+    g.bench_function("render", |b| {
+        b.iter(|| {
+            let main = page::main(&snapshot, repowatch_notify::Lang::En, &tz);
+            page::page(&snapshot, repowatch_notify::Lang::En, &tz, &main, "\"x\"")
+        })
+    });
     g.bench_function("GET /", |b| b.iter(|| assert_eq!(get("/", None).0, 200)));
     g.bench_function("GET /status/main (304)", |b| {
         b.iter(|| assert_eq!(get("/status/main?lang=en", Some(&etag)).0, 304))

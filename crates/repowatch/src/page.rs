@@ -160,8 +160,9 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// The whole page. `etag` is that of [`main`]'s output, so the first refresh is a 304.
-pub fn page(snapshot: &Snapshot, lang: Lang, tz: &jiff::tz::TimeZone, etag: &str) -> String {
+/// The whole page around `main_html` (what [`main`] rendered); `etag` is its
+/// ETag, so the page's first refresh is a 304.
+pub fn page(snapshot: &Snapshot, lang: Lang, tz: &jiff::tz::TimeZone, main_html: &str, etag: &str) -> String {
     let w = words(lang);
     let mut out = String::with_capacity(16 * 1024);
     let other = match lang {
@@ -194,7 +195,7 @@ pub fn page(snapshot: &Snapshot, lang: Lang, tz: &jiff::tz::TimeZone, etag: &str
         gen = snapshot.generated_at,
         gen_local = status::local_time(snapshot.generated_at, tz),
     );
-    out.push_str(&main(snapshot, lang, tz));
+    out.push_str(main_html);
     out.push_str("</main>\n</body>\n</html>\n");
     out
 }

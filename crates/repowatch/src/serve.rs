@@ -499,8 +499,9 @@ async fn status_page(
     };
     let lang = language(app, &query);
     let tz = &app.config.settings.timezone;
-    let etag = etag_of(&page::main(&s, lang, tz));
-    (page_headers("text/html; charset=utf-8"), page::page(&s, lang, tz, &etag)).into_response()
+    let main = page::main(&s, lang, tz);
+    let etag = etag_of(&main);
+    (page_headers("text/html; charset=utf-8"), page::page(&s, lang, tz, &main, &etag)).into_response()
 }
 
 async fn status_main(

@@ -111,7 +111,7 @@ fn strip_null(value: &mut Value) {
     }
 }
 
-/// A schema-only string type: its name and its JSON Schema.
+/// A schema-only type: its name and its JSON Schema (a string, in this file).
 macro_rules! string_schema {
     ($(#[$doc:meta])* $name:ident, $schema:tt) => {
         $(#[$doc])*
@@ -209,45 +209,31 @@ string_schema!(
     }
 );
 
-/// `settings.language`: the notify crate's languages.
-pub(super) struct Language;
-impl JsonSchema for Language {
-    fn schema_name() -> Cow<'static, str> {
-        "Language".into()
+string_schema!(
+    /// `settings.language`: the notify crate's languages.
+    Language,
+    {
+        "type": "string",
+        "enum": [repowatch_notify::Lang::Ja.as_str(), repowatch_notify::Lang::En.as_str()],
+        "default": repowatch_notify::Lang::default().as_str()
     }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let all: Vec<&str> = [repowatch_notify::Lang::Ja, repowatch_notify::Lang::En].map(|l| l.as_str()).to_vec();
-        json_schema!({ "type": "string", "enum": all, "default": repowatch_notify::Lang::default().as_str() })
-    }
-}
+);
 
-/// `notify.kind`: the notify crate's channel kinds.
-pub(super) struct NotifyKind;
-impl JsonSchema for NotifyKind {
-    fn schema_name() -> Cow<'static, str> {
-        "NotifyKind".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let all: Vec<&str> = repowatch_notify::Kind::ALL.map(|k| k.as_str()).to_vec();
-        json_schema!({ "type": "string", "enum": all })
-    }
-}
+string_schema!(
+    /// `notify.kind`: the notify crate's channel kinds.
+    NotifyKind,
+    { "type": "string", "enum": repowatch_notify::Kind::ALL.map(|k| k.as_str()) }
+);
 
-/// `notify.on`: the notify crate's topics.
-pub(super) struct Topic;
-impl JsonSchema for Topic {
-    fn schema_name() -> Cow<'static, str> {
-        "Topic".into()
+string_schema!(
+    /// `notify.on`: the notify crate's topics.
+    Topic,
+    {
+        "type": "string",
+        "enum": repowatch_notify::Topic::ALL.map(|t| t.as_str()),
+        "description": "\"failure\": a run, a datasource or a build failed; \"build\": a build was dispatched or finished; \"summary\": the summary of a run that found something; \"alarm\": CloudWatch alarms and parked build requests."
     }
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let all: Vec<&str> = repowatch_notify::Topic::ALL.map(|t| t.as_str()).to_vec();
-        json_schema!({
-            "type": "string",
-            "enum": all,
-            "description": "\"failure\": a run, a datasource or a build failed; \"build\": a build was dispatched or finished; \"summary\": the summary of a run that found something; \"alarm\": CloudWatch alarms and parked build requests."
-        })
-    }
-}
+);
 
 #[cfg(test)]
 mod tests {
