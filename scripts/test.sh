@@ -43,7 +43,8 @@ if [ ! -x "${REPOWATCH_CHROMIUM:-/usr/bin/chromium}" ]; then
   [ "$(id -u)" = 0 ] || { need sudo && sudo -n true 2>/dev/null && as_root=(sudo -n); } || as_root=(none)
   if [ "${as_root[*]}" != none ] && need apt-get; then
     apt_install() { "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-ipafont-gothic >/dev/null; }
-    apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; }
+    apt_install || { "${as_root[@]}" apt-get update -qq && apt_install; } \
+      || echo "chromium could not be installed with apt-get: the status page's browser test is skipped" >&2
   else
     echo "chromium is missing (apt-get install chromium fonts-ipafont-gothic): the status page's browser test is skipped" >&2
   fi
