@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use repowatch_notify::Lang;
 
-use crate::status::{self, BuildView, DatasourceView, RunView, Snapshot};
+use crate::status::{self, BuildView, DatasourceView, RunView, Snapshot, short_commit};
 
 pub const CSS: &str = include_str!("../assets/status.css");
 pub const JS: &str = include_str!("../assets/status.js");
@@ -236,7 +236,7 @@ pub fn main(s: &Snapshot, lang: Lang, tz: &jiff::tz::TimeZone) -> String {
                         "<b>{}</b> {} <code>{}</code> → {}",
                         esc(&b.datasource),
                         esc(&b.git_ref),
-                        esc(short(&b.commit)),
+                        esc(short_commit(&b.commit)),
                         esc(&b.target)
                     )
                 },
@@ -311,7 +311,7 @@ fn build(out: &mut String, b: &BuildView, w: &Words, t: &dyn Fn(jiff::Timestamp)
         r#"<li class="build" data-datasource="{ds}"><div class="line"><span class="badge {class}">{label}</span><span class="grow"><b>{ds}</b> {r} <code>{commit}</code> → {target} <span class="muted">({kind})</span></span><time class="muted" datetime="{at}">{at_local}</time></div><div class="line muted"><span>{took} {dur}</span>"#,
         ds = esc(&b.build.datasource),
         r = esc(&b.build.git_ref),
-        commit = esc(short(&b.build.commit)),
+        commit = esc(short_commit(&b.build.commit)),
         target = esc(&b.build.target),
         kind = b.target_kind,
         at = b.finished_at,
@@ -431,16 +431,12 @@ fn datasource(out: &mut String, d: &DatasourceView, w: &Words, t: &dyn Fn(jiff::
                 r#"<li>{} <b>{}</b> <code>{}</code>{pending}</li>"#,
                 r.kind,
                 esc(&r.name),
-                esc(short(&r.commit)),
+                esc(short_commit(&r.commit)),
             );
         }
         out.push_str("</ul>");
     }
     out.push_str("</li>");
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 #[cfg(test)]

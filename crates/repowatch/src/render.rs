@@ -11,13 +11,10 @@ use repowatch_local::worker::WorkReport;
 
 use crate::app::App;
 use crate::config::Config;
+use crate::status::short_commit;
 
 /// Lines of a build's output shown under it.
 const OUTPUT_LINES: usize = 8;
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -94,18 +91,23 @@ fn datasource_lines(out: &mut String, config: &Config, o: &Outcome) {
             out,
             "    {} {} → build queued for target {} (message {}, key {})",
             b.git_ref,
-            short(b.commit.as_str()),
+            short_commit(b.commit.as_str()),
             b.target,
             b.message_id,
-            short(b.key.as_str())
+            short_commit(b.key.as_str())
         );
     }
     for p in &o.pending {
-        let _ =
-            writeln!(out, "    {} {} → waiting for cooldown until {}", p.git_ref, short(p.commit.as_str()), p.due_at);
+        let _ = writeln!(
+            out,
+            "    {} {} → waiting for cooldown until {}",
+            p.git_ref,
+            short_commit(p.commit.as_str()),
+            p.due_at
+        );
     }
     for s in &o.skipped {
-        let commit = s.commit.as_ref().map(|c| format!(" {}", short(c.as_str()))).unwrap_or_default();
+        let commit = s.commit.as_ref().map(|c| format!(" {}", short_commit(c.as_str()))).unwrap_or_default();
         let _ = writeln!(out, "    {}{commit}: {}", s.git_ref, s.reason);
     }
 }
@@ -184,7 +186,7 @@ fn build_line(out: &mut String, r: &DispatchResult, record: Option<&BuildRecord>
         "  {} {} {} → {}: {outcome} ({})",
         r.datasource,
         r.git_ref,
-        short(r.commit.as_str()),
+        short_commit(r.commit.as_str()),
         r.target,
         r.detail
     );
@@ -215,7 +217,7 @@ pub fn status(s: &crate::status::Snapshot, tz: &jiff::tz::TimeZone) -> String {
         }
         for r in &d.refs {
             let pending = if r.pending { " (build pending: cooldown)" } else { "" };
-            let _ = writeln!(out, "    {} {} {}{pending}", r.kind, r.name, short(&r.commit));
+            let _ = writeln!(out, "    {} {} {}{pending}", r.kind, r.name, short_commit(&r.commit));
         }
     }
     let _ = writeln!(out, "recent runs:");
@@ -253,7 +255,7 @@ pub fn status(s: &crate::status::Snapshot, tz: &jiff::tz::TimeZone) -> String {
             t(b.finished_at),
             b.build.datasource,
             b.build.git_ref,
-            short(&b.build.commit),
+            short_commit(&b.build.commit),
             b.build.target,
             b.target_kind,
             if b.succeeded { "succeeded" } else { "FAILED" },
@@ -284,7 +286,7 @@ pub fn status(s: &crate::status::Snapshot, tz: &jiff::tz::TimeZone) -> String {
     for p in &s.parked {
         let what = p.build.as_ref().map_or_else(
             || p.message_id.clone(),
-            |b| format!("{} {} {} → {}", b.datasource, b.git_ref, short(&b.commit), b.target),
+            |b| format!("{} {} {} → {}", b.datasource, b.git_ref, short_commit(&b.commit), b.target),
         );
         let _ = writeln!(
             out,
@@ -322,7 +324,7 @@ pub fn dlq(entries: &[DlqEntry]) -> String {
     }
     for e in entries {
         let what = match e.request() {
-            Ok(r) => format!("{} {} {} → {}", r.datasource, r.git_ref, short(r.commit.as_str()), r.target),
+            Ok(r) => format!("{} {} {} → {}", r.datasource, r.git_ref, short_commit(r.commit.as_str()), r.target),
             Err(err) => format!("(unreadable body: {err})"),
         };
         let _ = writeln!(

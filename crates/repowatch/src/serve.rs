@@ -399,7 +399,6 @@ fn authorize(
     let Some(token) = status_token else {
         return Err(Refusal::OnlyHere);
     };
-    let expected = signature::sign(token, COOKIE_MESSAGE);
     // Compare HMACs under the configured token: constant time, and no length leak.
     let matches = |given: &str| {
         let given = repowatch_core::secret::SecretString::new(given.to_owned());
@@ -420,7 +419,7 @@ fn authorize(
         return Ok(None);
     }
     match query.get("token") {
-        Some(given) if matches(given) => Ok(Some(expected)),
+        Some(given) if matches(given) => Ok(Some(signature::sign(token, COOKIE_MESSAGE))),
         _ => Err(Refusal::NeedsToken),
     }
 }

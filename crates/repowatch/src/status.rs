@@ -208,7 +208,7 @@ pub async fn gather(app: &App, limits: Limits) -> Result<Snapshot, repowatch_cor
             message_id: e.message_id.to_string(),
             build: e.request().ok().map(|r| BuildRef {
                 datasource: r.datasource.to_string(),
-                git_ref: short_ref(r.git_ref.as_str()),
+                git_ref: r.git_ref.short().to_owned(),
                 commit: r.commit.to_string(),
                 target: r.target.to_string(),
             }),
@@ -286,7 +286,7 @@ fn datasources(
                             .iter()
                             .map(|r| RefView {
                                 kind: kind_name(r.kind),
-                                name: short_ref(r.name.as_str()),
+                                name: r.name.short().to_owned(),
                                 commit: r.commit.to_string(),
                                 observed_at: r.observed_at,
                                 pending: r.pending.is_some(),
@@ -352,7 +352,7 @@ fn build_view(
     BuildView {
         build: BuildRef {
             datasource: b.request.datasource.to_string(),
-            git_ref: short_ref(b.request.git_ref.as_str()),
+            git_ref: b.request.git_ref.short().to_owned(),
             commit: b.request.commit.to_string(),
             target: b.request.target.to_string(),
         },
@@ -370,9 +370,9 @@ fn build_view(
     }
 }
 
-/// `refs/heads/main` → `main`, `refs/tags/v1` → `v1`.
-pub fn short_ref(name: &str) -> String {
-    name.strip_prefix("refs/heads/").or_else(|| name.strip_prefix("refs/tags/")).unwrap_or(name).to_owned()
+/// The first 12 hex digits of a commit, as people read it.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }
 
 fn kind_name(kind: RefKind) -> &'static str {
@@ -425,11 +425,5 @@ mod tests {
             "POST to <webhook target gpu>: refused; <webhook target gpu> gave 500"
         );
         assert_eq!(r.apply("nothing to hide"), "nothing to hide");
-    }
-
-    #[test]
-    fn short_refs() {
-        assert_eq!(short_ref("refs/heads/release/1.x"), "release/1.x");
-        assert_eq!(short_ref("refs/tags/v1.0"), "v1.0");
     }
 }
