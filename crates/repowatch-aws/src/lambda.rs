@@ -11,8 +11,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use repowatch_core::secret::SecretString;
 use repowatch_core::steps::{self, QueueMessage, WebhookInput};
 use repowatch_core::{
-    BuildRequest, BuildTarget, DispatchError, Dispatched, Dispatcher, MessageId, StepError, SystemClock, TargetId,
-    TargetSpec,
+    BuildRequest, BuildTarget, DispatchError, Dispatched, Dispatcher, StepError, SystemClock, TargetId, TargetSpec,
 };
 use repowatch_github::{ClientOptions, GithubClient, GithubRefSource, GithubTarget, WebhookTarget};
 use serde::{Deserialize, Serialize};
@@ -253,7 +252,7 @@ pub async fn notify(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, S
     if let Some(records) = event.payload.get("Records").and_then(Value::as_array) {
         let mut failed = Vec::new();
         for record in records {
-            let delivery = notifiers.send(&sns_message(record)).await;
+            let delivery = notifiers.send(&repowatch_notify::Message::from_sns_record(record)).await;
             if delivery.sent.is_empty() {
                 failed.extend(delivery.failed.into_iter().map(|(name, why)| format!("{name}: {why}")));
             }
@@ -269,15 +268,6 @@ pub async fn notify(ports: &Ports, event: LambdaEvent<Value>) -> Result<Value, S
     }
     let input = decode("notify", event.payload)?;
     Ok(encode(steps::notify(input, notifiers).await?)?)
-}
-
-/// One SNS record as a message: a CloudWatch alarm, or whatever it is, shown.
-fn sns_message(record: &Value) -> repowatch_notify::Message {
-    let subject = record.pointer("/Sns/Subject").and_then(Value::as_str);
-    match record.pointer("/Sns/Message").and_then(Value::as_str) {
-        Some(text) => repowatch_notify::Message::from_sns(subject, text),
-        None => repowatch_notify::Message::from_sns(subject, &record.to_string()),
-    }
 }
 
 /// SQS's partial-batch answer, exactly: any other top-level key reads as
@@ -330,25 +320,16 @@ pub async fn dispatch_build(ports: &Ports, event: LambdaEvent<SqsEvent>) -> Resu
     let mut failures = Vec::new();
     let mut messages = Vec::new();
     for record in event.payload.records {
-        let id = record.message_id.clone().unwrap_or_default();
-        let parsed = record
-            .body
-            .as_deref()
-            .ok_or_else(|| "no body".to_owned())
-            .and_then(|b| serde_json::from_str::<BuildRequest>(b).map_err(|e| e.to_string()));
-        let message_id = MessageId::parse(id.clone());
-        match (parsed, message_id) {
-            (Ok(body), Ok(message_id)) => {
-                let receive_count =
-                    record.attributes.get("ApproximateReceiveCount").and_then(|v| v.parse().ok()).unwrap_or(1);
-                messages.push(QueueMessage { message_id, receive_count, body });
-            }
-            (Err(e), _) => {
+        let decoded = QueueMessage::decode_sqs_record(
+            record.message_id.as_deref(),
+            record.body.as_deref(),
+            record.attributes.get("ApproximateReceiveCount").map(String::as_str),
+        );
+        match decoded {
+            Ok(message) => messages.push(message),
+            Err(e) => {
+                let id = record.message_id.unwrap_or_default();
                 tracing::error!(message_id = %id, error = %e, "not a build request; left for the DLQ");
-                failures.push(ItemFailure { item_identifier: id });
-            }
-            (_, Err(e)) => {
-                tracing::error!(message_id = %id, error = %e, "a message without a usable id");
                 failures.push(ItemFailure { item_identifier: id });
             }
         }

@@ -121,6 +121,16 @@ impl Message {
         }
     }
 
+    /// One record of an SNS event (`{"Sns": {"Subject", "Message"}}`) as a
+    /// message; a record without a message text is shown whole.
+    pub fn from_sns_record(record: &serde_json::Value) -> Message {
+        let subject = record.pointer("/Sns/Subject").and_then(serde_json::Value::as_str);
+        match record.pointer("/Sns/Message").and_then(serde_json::Value::as_str) {
+            Some(text) => Message::from_sns(subject, text),
+            None => Message::from_sns(subject, &record.to_string()),
+        }
+    }
+
     /// GitHub reported that a run one of our builds started has completed.
     pub fn run_finished(
         build: &repowatch_core::BuildRecord,

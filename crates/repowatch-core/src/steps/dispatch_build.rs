@@ -32,6 +32,26 @@ pub struct QueueMessage {
     pub body: BuildRequest,
 }
 
+impl QueueMessage {
+    /// One SQS record as a queue message: its `messageId`, its body (a
+    /// [`BuildRequest`] as JSON) and the `ApproximateReceiveCount` attribute
+    /// (1 when absent or unreadable). `Err` says why the record is not a build
+    /// request; the caller reports it as a batch item failure, so SQS retries
+    /// it and then parks it in the DLQ (never dropped).
+    pub fn decode_sqs_record(
+        message_id: Option<&str>,
+        body: Option<&str>,
+        receive_count: Option<&str>,
+    ) -> Result<QueueMessage, String> {
+        let body = body.ok_or("no body")?;
+        let body = serde_json::from_str::<BuildRequest>(body).map_err(|e| format!("not a build request: {e}"))?;
+        let message_id =
+            MessageId::parse(message_id.unwrap_or_default()).map_err(|e| format!("not a usable message id: {e}"))?;
+        let receive_count = receive_count.and_then(|v| v.parse().ok()).unwrap_or(1);
+        Ok(QueueMessage { message_id, receive_count, body })
+    }
+}
+
 /// `batchItemFailures` is the exact key SQS reads; a wrong key reads as "no
 /// failures" and silently deletes the batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
