@@ -146,8 +146,11 @@ impl SimLambda {
 
     /// One invocation: the event in, the response or the reported error out.
     pub async fn invoke(&self, event: Value) -> Outcome {
+        // Unique across sandboxes, as Lambda's request ids (UUIDs) are: two
+        // sandboxes of one function must never share one, or the second
+        // would hold the first one's idempotency claims.
         let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = format!("{}-{n}", self.name);
+        let id = format!("{}-{n}-{:016x}", self.name, rand::random::<u64>());
         let (tx, rx) = oneshot::channel();
         {
             let mut st = self.api.state.lock().unwrap();

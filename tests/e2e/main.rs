@@ -13,6 +13,7 @@ mod crash;
 mod deploy;
 mod docs;
 mod events;
+mod faults;
 mod github;
 mod github_events;
 pub(crate) mod invariants;
