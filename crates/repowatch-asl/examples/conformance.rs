@@ -41,6 +41,8 @@ struct Outcome {
     reason: Option<String>,
     /// Did the states entered/exited, in order, equal the recorded `state_trace`?
     trace_matches: Option<bool>,
+    /// Loading the definition plus the execution, in microseconds of real time.
+    micros: Option<f64>,
 }
 
 impl Outcome {
@@ -52,6 +54,7 @@ impl Outcome {
             cause: None,
             reason: Some(reason.into()),
             trace_matches: None,
+            micros: None,
         }
     }
     fn failed(error: impl Into<String>, cause: impl Into<String>) -> Outcome {
@@ -62,6 +65,7 @@ impl Outcome {
             cause: Some(cause.into()),
             reason: None,
             trace_matches: None,
+            micros: None,
         }
     }
 }
@@ -269,6 +273,9 @@ fn run_case(case: &Value, index: usize) -> Result<Outcome> {
     {
         return Ok(Outcome::skipped(format!("query language {lang} is not supported")));
     }
+    // The runtime is the harness's; the clock starts at the definition.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+    let timer = Instant::now();
     let machine = match StateMachine::from_value(definition) {
         Ok(machine) => machine,
         Err(err) => {
@@ -306,8 +313,8 @@ fn run_case(case: &Value, index: usize) -> Result<Outcome> {
         role_arn: format!("arn:aws:iam::{ACCOUNT}:role/snf_role"),
         ..ExecutionOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
     let run = runtime.block_on(execute(&machine, input, &invoker, &*clock, options));
+    let micros = timer.elapsed().as_secs_f64() * 1e6;
     if invoker.unresolved.load(Ordering::SeqCst) {
         return Ok(Outcome::skipped("a Task has neither recorded events nor a known Lambda handler"));
     }
@@ -338,6 +345,7 @@ fn run_case(case: &Value, index: usize) -> Result<Outcome> {
         cause: run.cause,
         reason: None,
         trace_matches,
+        micros: Some(micros),
     })
 }
 
@@ -362,9 +370,24 @@ fn guarded(case: Arc<Value>, index: usize) -> Outcome {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let traces_verbose = args.iter().any(|a| a == "--traces");
-    let args: Vec<&String> = args.iter().filter(|a| *a != "--traces").collect();
-    let [cases_path, results_path] = args.as_slice() else {
-        bail!("usage: conformance CASES.jsonl RESULTS.jsonl [--traces]");
+    let mut timings_path = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter().filter(|a| *a != "--traces");
+    while let Some(a) = it.next() {
+        if a == "--timings" {
+            timings_path = Some(it.next().context("--timings needs a file")?);
+        } else {
+            rest.push(a);
+        }
+    }
+    let [cases_path, results_path] = rest.as_slice() else {
+        bail!("usage: conformance CASES.jsonl RESULTS.jsonl [--traces] [--timings TIMINGS.jsonl]");
+    };
+    let mut timings = match timings_path {
+        Some(p) => {
+            Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?))
+        }
+        None => None,
     };
     let file = std::fs::File::open(cases_path).with_context(|| format!("cannot open {cases_path}"))?;
     let mut out = std::io::BufWriter::new(
@@ -401,8 +424,14 @@ fn main() -> Result<()> {
             map.insert("reason".to_string(), Value::String(reason));
         }
         writeln!(out, "{record}")?;
+        if let (Some(t), Some(micros)) = (timings.as_mut(), outcome.micros) {
+            writeln!(t, "{}", json!({ "id": record["id"], "micros": micros, "status": outcome.status }))?;
+        }
     }
     out.flush()?;
+    if let Some(t) = timings.as_mut() {
+        t.flush()?;
+    }
     let mut summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     summary.sort();
     println!("{total} cases in {:.2?}: {}", started.elapsed(), summary.join(", "));
