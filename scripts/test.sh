@@ -94,3 +94,6 @@ if need python3; then
   ./scripts/walk_deployment.py
 fi
 ./scripts/conformance.sh
+# Every parser of outside input fuzzed briefly, after replaying the inputs
+# that once crashed it (scripts/fuzz.sh --time 600 is the long run).
+./scripts/fuzz.sh --time "${REPOWATCH_FUZZ_SECONDS:-20}"

@@ -63,6 +63,8 @@ fn bootstrap(name: &str) -> PathBuf {
 
 struct CloudInvoker {
     lambdas: HashMap<&'static str, SimLambda>,
+    /// Per function: invocations and total milliseconds (what Lambda bills).
+    durations: Mutex<BTreeMap<String, (u64, f64)>>,
     class: FaultClass,
     rng: Mutex<rand::rngs::StdRng>,
     injected: Arc<AtomicU64>,
@@ -96,7 +98,13 @@ impl TaskInvoker for CloudInvoker {
             }
             return Err(failure("Lambda.ServiceException"));
         }
-        lambda.invoke(input).await.map_err(|(error, cause)| TaskFailure { error, cause: Some(cause) })
+        let started = Instant::now();
+        let answer = lambda.invoke(input).await;
+        let mut d = self.durations.lock().unwrap();
+        let e = d.entry(name.to_owned()).or_default();
+        e.0 += 1;
+        e.1 += started.elapsed().as_secs_f64() * 1e3;
+        answer.map_err(|(error, cause)| TaskFailure { error, cause: Some(cause) })
     }
 }
 
@@ -177,6 +185,7 @@ pub async fn run_cloud(class: FaultClass, changes: usize, seed: u64) -> Option<R
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let invoker = CloudInvoker {
         lambdas,
+        durations: Mutex::default(),
         class,
         rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(rng.random())),
         injected: Arc::clone(&injected),
@@ -225,6 +234,7 @@ pub async fn run_cloud(class: FaultClass, changes: usize, seed: u64) -> Option<R
         recovered_by_schedule: 0,
         panics: panics.load(Ordering::SeqCst) - panics_before,
         seconds: started.elapsed().as_secs_f64(),
+        durations_ms: world.invoker.durations.into_inner().unwrap(),
     })
 }
 
@@ -338,6 +348,7 @@ impl World {
             }
             let event = json!({ "Records": records });
             let text = |answer: Result<Value, (String, String)>| answer.map(|v| v.to_string()).map_err(|(e, _)| e);
+            let started = Instant::now();
             let failed = if let Some(twin) = &self.twin {
                 self.injected.fetch_add(1, Ordering::Relaxed);
                 let (x, y) = tokio::join!(dispatch.invoke(event.clone()), twin.invoke(event));
@@ -354,6 +365,12 @@ impl World {
                 }
                 batch_failures(&answer, &ids)
             };
+            {
+                let mut d = self.invoker.durations.lock().unwrap();
+                let e = d.entry("dispatch-build".to_owned()).or_default();
+                e.0 += 1 + u64::from(self.twin.is_some());
+                e.1 += started.elapsed().as_secs_f64() * 1e3;
+            }
             for (id, handle) in handles {
                 let fail = failed.as_ref().is_none_or(|f: &BTreeSet<String>| f.contains(&id));
                 if fail {

@@ -164,6 +164,9 @@ pub struct Report {
     pub recovered_by_schedule: usize,
     pub panics: u64,
     pub seconds: f64,
+    /// Cloud world: per function, invocations and total milliseconds.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub durations_ms: BTreeMap<String, (u64, f64)>,
 }
 
 impl Report {
@@ -219,8 +222,9 @@ pub fn count_panics() -> Arc<AtomicU64> {
 pub struct ScaledClock(pub u32);
 
 impl ScaledClock {
-    /// The embedded world: a step answers in well under a millisecond.
-    pub const EMBEDDED: ScaledClock = ScaledClock(500);
+    /// The embedded world: a step answers in milliseconds; 100x keeps every
+    /// `TimeoutSeconds` (60 s and 300 s) above GitHub's `retry-after` waits.
+    pub const EMBEDDED: ScaledClock = ScaledClock(100);
     /// The simulated cloud: a step reads moto over HTTP for up to a second.
     pub const CLOUD: ScaledClock = ScaledClock(20);
 }
@@ -690,7 +694,9 @@ pub async fn run_embedded(class: FaultClass, changes: usize, seed: u64) -> Repor
         key_mismatches: l.key_mismatches,
         unexpected: l.unexpected,
         takeovers: takeovers.len(),
-        faults_injected: world.injected.load(Ordering::Relaxed) + world.receiver.state.hung.load(Ordering::Relaxed),
+        faults_injected: world.injected.load(Ordering::Relaxed)
+            + world.receiver.state.hung.load(Ordering::Relaxed)
+            + world.receiver.state.refused.load(Ordering::Relaxed),
         runs: world.runs,
         runs_not_ok: world.runs_not_ok,
         parked: world.parked,
@@ -702,6 +708,7 @@ pub async fn run_embedded(class: FaultClass, changes: usize, seed: u64) -> Repor
         recovered_by_schedule: l.recovered_by_schedule,
         panics: panics.load(Ordering::SeqCst) - panics_before,
         seconds: started.elapsed().as_secs_f64(),
+        durations_ms: BTreeMap::new(),
     }
 }
 
