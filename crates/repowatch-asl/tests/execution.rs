@@ -107,7 +107,8 @@ async fn result_path_null_and_root() {
         .iter()
         .find(|e| e.state_name.as_deref() == Some("C") && e.details.get("output").is_some())
         .unwrap();
-    assert_eq!(c_exit.details["output"], json!({"r": 2, "seen": {}}));
+    let output: serde_json::Value = serde_json::from_str(c_exit.details["output"].as_str().unwrap()).unwrap();
+    assert_eq!(output, json!({"r": 2, "seen": {}}));
 }
 
 // States Language: Errors — States.ResultPathMatchFailure when ResultPath cannot be applied.
