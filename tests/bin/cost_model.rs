@@ -50,8 +50,8 @@ const LOGS_PER_GB: f64 = 0.50;
 /// template.yaml: every function has 256 MB.
 const MEMORY_GB: f64 = 0.25;
 /// template.yaml's alarms and the EMF metrics the code emits (no per-datasource dimension).
-const ALARMS: f64 = 4.0;
-const CUSTOM_METRICS: f64 = 9.0;
+const ALARMS: f64 = 7.0;
+const CUSTOM_METRICS: f64 = 10.0;
 /// Log bytes per invocation (one JSON line per step and per build, plus the runtime's START/END/REPORT).
 const LOG_BYTES_PER_INVOCATION: f64 = 1_500.0;
 
@@ -161,7 +161,7 @@ struct PerRun {
 }
 
 /// One scheduled run over `n` datasources, `changed` of them with a new commit.
-async fn measure(n: usize, changed: f64) -> PerRun {
+async fn measure(n: usize, changed: f64) -> Result<PerRun, String> {
     let target = TargetId::parse("builder").unwrap();
     let datasources: Vec<Datasource> = (0..n)
         .map(|i| Datasource {
@@ -197,7 +197,7 @@ async fn measure(n: usize, changed: f64) -> PerRun {
         webhook_secret: None,
     };
     let machine = engine::pipeline_machine().unwrap();
-    run_once(&machine, ports.clone()).await; // the baseline
+    run_once(&machine, ports.clone()).await?; // the baseline
     for c in counts.calls.values() {
         c.store(0, Ordering::Relaxed);
     }
@@ -205,17 +205,22 @@ async fn measure(n: usize, changed: f64) -> PerRun {
     for d in datasources.iter().take(changes) {
         refs.set(&d.id, vec![(RefKind::Branch, "refs/heads/main", &commit(&format!("b-{}", d.id)))]);
     }
-    let (transitions, invocations) = run_once(&machine, ports).await;
-    PerRun { transitions: transitions as f64, invocations, counts, builds: changes as f64 }
+    let (transitions, invocations) = run_once(&machine, ports).await?;
+    Ok(PerRun { transitions: transitions as f64, invocations, counts, builds: changes as f64 })
 }
 
 /// One execution: the state transitions it made and the Task invocations per function.
-async fn run_once(machine: &repowatch_asl::StateMachine, ports: Ports) -> (usize, BTreeMap<String, u64>) {
+async fn run_once(
+    machine: &repowatch_asl::StateMachine,
+    ports: Ports,
+) -> Result<(usize, BTreeMap<String, u64>), String> {
     let invoker = CountingInvoker { ports, invocations: Default::default() };
     let input = serde_json::to_value(RunRequest { source: DetectionSource::Schedule, datasource: None }).unwrap();
     let options = ExecutionOptions { max_transitions: 10_000_000, ..ExecutionOptions::default() };
     let execution = repowatch_asl::execute(machine, input, &invoker, &repowatch_asl::SystemClock, options).await;
-    assert!(execution.output.is_some(), "{:?} {:?}", execution.error, execution.cause);
+    if execution.output.is_none() {
+        return Err(format!("{}: {}", execution.error.unwrap_or_default(), execution.cause.unwrap_or_default()));
+    }
     // Step Functions bills one transition per state entered (Map iterations included).
     let transitions = execution
         .history
@@ -225,7 +230,7 @@ async fn run_once(machine: &repowatch_asl::StateMachine, ports: Ports) -> (usize
                 == Some(true)
         })
         .count();
-    (transitions, invoker.invocations.into_inner().unwrap())
+    Ok((transitions, invoker.invocations.into_inner().unwrap()))
 }
 
 fn main() {
@@ -264,8 +269,19 @@ fn main() {
         "| datasources | transitions / run | Lambda invocations / run | DynamoDB RRU / WRU per run | Step Functions | Lambda | DynamoDB | SQS | CloudWatch | Logs | **total / month** |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [100usize, 1_000, 10_000] {
-        let m = runtime.block_on(measure(n, changed));
+    let mut last: Option<(usize, f64)> = None;
+    for n in [100usize, 1_000, 1_500, 2_000, 5_000, 10_000] {
+        let m = match runtime.block_on(measure(n, changed)) {
+            Ok(m) => m,
+            Err(e) => {
+                // The pipeline is linear in shards: scale the last size that ran.
+                let fixed = ALARMS * CW_PER_ALARM + CUSTOM_METRICS * CW_PER_METRIC;
+                let extrapolated = last
+                    .map(|(k, variable)| format!("~${:.2} (scaled from {k})", fixed + variable * n as f64 / k as f64));
+                println!("| {n} | the run fails: {e} | | | | | | | | | {} |", extrapolated.unwrap_or_default());
+                continue;
+            }
+        };
         let c = &m.counts;
         let runs = 30.0 * runs_per_day;
         // Pipeline Tasks, plus one dispatch-build invocation per batch of up to 10 builds.
@@ -294,6 +310,7 @@ fn main() {
         let cloudwatch = ALARMS * CW_PER_ALARM + CUSTOM_METRICS * CW_PER_METRIC;
         let logs = invocations * LOG_BYTES_PER_INVOCATION / 1e9 * LOGS_PER_GB * runs;
         let total = sfn + lambda + dynamo + sqs_cost + cloudwatch + logs;
+        last = Some((n, total - cloudwatch));
         println!(
             "| {n} | {} | {} | {:.0} / {:.0} | ${sfn:.2} | ${lambda:.2} | ${dynamo:.2} | ${sqs_cost:.3} | ${cloudwatch:.2} | ${logs:.3} | **${total:.2}** |",
             m.transitions, invocations, rru, wru

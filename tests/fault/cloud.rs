@@ -191,7 +191,8 @@ pub async fn run_cloud(class: FaultClass, changes: usize, seed: u64) -> Option<R
         injected: Arc::clone(&injected),
     };
     let machine = pipeline();
-    let mut world = World { invoker, twin, machine, sqs, queue, github, rng, injected, runs: 0, runs_not_ok: 0 };
+    let mut world =
+        World { invoker, twin, machine, sqs, queue, github, rng, injected, runs: 0, runs_not_ok: 0, batches: 0 };
 
     // The baseline, then rounds of changes, each followed by runs and drains until quiet.
     world.converge().await;
@@ -256,6 +257,8 @@ struct World {
     injected: Arc<AtomicU64>,
     runs: usize,
     runs_not_ok: usize,
+    /// Batches handed to dispatch-build.
+    batches: u64,
 }
 
 impl World {
@@ -347,6 +350,7 @@ impl World {
                 handles.insert(id, m.receipt_handle().unwrap_or_default().to_owned());
             }
             let event = json!({ "Records": records });
+            self.batches += 1;
             let text = |answer: Result<Value, (String, String)>| answer.map(|v| v.to_string()).map_err(|(e, _)| e);
             let started = Instant::now();
             let failed = if let Some(twin) = &self.twin {
@@ -359,7 +363,9 @@ impl World {
                 }
             } else {
                 let mut answer = text(dispatch.invoke(event).await);
-                if self.class() == FaultClass::MalformedBatchResponse && self.rng.random_bool(0.3) {
+                if self.class() == FaultClass::MalformedBatchResponse
+                    && self.injected.load(Ordering::Relaxed) * 3 <= self.batches
+                {
                     self.injected.fetch_add(1, Ordering::Relaxed);
                     answer = Ok(malformed(&mut self.rng, ids[0].as_str()));
                 }
