@@ -164,3 +164,40 @@ impl SimLambda {
         }
     }
 }
+
+/// A function's `bootstrap`, as `cargo build --workspace` left it in
+/// target/debug (built here when missing).
+pub fn bootstrap(name: &str) -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let bin = target.join("debug").join(name);
+    if !bin.exists() {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .args(["build", "-p", name])
+            .status()
+            .expect("cargo builds the function");
+        assert!(status.success(), "cargo build -p {name}");
+    }
+    bin
+}
+
+/// The Lambda environment of the simulated cloud: moto for AWS, the fake
+/// GitHub, the table `repowatch` and the token in `/repowatch/github-token`.
+pub fn cloud_env(moto_url: &str, queue_url: &str, github_url: &str, log: &str) -> BTreeMap<String, String> {
+    [
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", moto_url),
+        ("REPOWATCH_TABLE", "repowatch"),
+        ("REPOWATCH_BUILD_QUEUE_URL", queue_url),
+        ("REPOWATCH_GITHUB_API_URL", github_url),
+        ("REPOWATCH_GITHUB_TOKEN_PARAMETER", "/repowatch/github-token"),
+        ("RUST_LOG", log),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}

@@ -5,8 +5,6 @@
 //! invoking them, and the test plays the SQS event source mapping.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,29 +14,13 @@ use repowatch_aws::moto::Moto;
 use repowatch_core::rules::WatchRules;
 use repowatch_core::{Datasource, DatasourceId, Location, RepoSlug, TargetId, TargetSpec, functions};
 use repowatch_github_fake::{FakeGithub, FakeOptions, RepoSpec, sha};
-use repowatch_tests::lambda_sim::{ARN_PREFIX, SimLambda};
+use repowatch_tests::lambda_sim::{ARN_PREFIX, SimLambda, bootstrap};
 use serde_json::{Value, json};
 
 use crate::support::workspace_root;
 
 const TOKEN: &str = "ghp_canary_cloud_5e6f";
 const WEBHOOK_SECRET: &str = "canary-cloud-webhook-9d0c";
-
-/// target/debug (or release) next to this test binary, where `cargo build --workspace` put the bootstraps.
-fn bootstrap(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    let bin = dir.join(name);
-    if !bin.exists() {
-        let status = Command::new(env!("CARGO"))
-            .current_dir(workspace_root())
-            .args(["build", "-p", name])
-            .status()
-            .expect("cargo builds the function");
-        assert!(status.success(), "cargo build -p {name}");
-    }
-    bin
-}
 
 struct Cloud {
     lambdas: HashMap<&'static str, SimLambda>,
@@ -158,20 +140,7 @@ async fn a_change_is_detected_enqueued_and_dispatched_once_by_the_real_bootstrap
     .unwrap();
     table.sync_notify(Some(&spec)).await.unwrap();
 
-    let env: BTreeMap<String, String> = [
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-        ("REPOWATCH_TABLE", "repowatch"),
-        ("REPOWATCH_BUILD_QUEUE_URL", queue.as_str()),
-        ("REPOWATCH_GITHUB_API_URL", github.url()),
-        ("REPOWATCH_GITHUB_TOKEN_PARAMETER", "/repowatch/github-token"),
-        ("RUST_LOG", "warn"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let env = repowatch_tests::lambda_sim::cloud_env(&moto.url, &queue, github.url(), "warn");
     let mut lambdas = HashMap::new();
     for f in functions::ALL {
         if f.name == "github-webhook" {

@@ -10,24 +10,22 @@
 //! and malformed partial-batch answers.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use rand::{Rng, SeedableRng};
 use repowatch_asl::{ExecutionOptions, StateMachine, TaskContext, TaskFailure, TaskInvoker};
 use repowatch_aws::DynamoTable;
 use repowatch_aws::moto::Moto;
-use repowatch_core::rules::WatchRules;
 use repowatch_core::secret::SecretRef;
 use repowatch_core::*;
-use repowatch_github_fake::{FakeGithub, FakeOptions, Fault, FaultResponse, Matcher, RepoSpec, sha};
+use repowatch_github_fake::{FakeGithub, Fault, FaultResponse, Matcher, sha};
 use serde_json::{Value, json};
 
 use super::{FaultClass, Receiver, Report, ScaledClock, batch_failures, count_panics, ledger, malformed};
-use crate::lambda_sim::{ARN_PREFIX, SimLambda};
+use crate::lambda_sim::{ARN_PREFIX, SimLambda, bootstrap};
 
 const TOKEN: &str = "ghp_fault_cloud_7c8d";
 const TARGET_SECRET: &str = "fault-cloud-target-secret";
@@ -43,23 +41,6 @@ pub const CLASSES: [FaultClass; 6] = [
     FaultClass::MalformedBatchResponse,
     FaultClass::Github5xx,
 ];
-
-/// The functions' binaries, as `cargo build --workspace` left them in
-/// target/debug (built here when missing).
-fn bootstrap(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let bin = target.join("debug").join(name);
-    if !bin.exists() {
-        let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .args(["build", "-p", name])
-            .status()
-            .expect("cargo builds the function");
-        assert!(status.success(), "cargo build -p {name}");
-    }
-    bin
-}
 
 struct CloudInvoker {
     lambdas: HashMap<&'static str, SimLambda>,
@@ -128,26 +109,9 @@ pub async fn run_cloud(class: FaultClass, changes: usize, seed: u64) -> Option<R
             .await
             .unwrap();
     }
-    let github = FakeGithub::start(FakeOptions { token: TOKEN.into(), record_exchanges: false, ..Default::default() })
-        .await
-        .unwrap();
-    let receiver = Receiver::start(TARGET_SECRET).await;
     let target_id = TargetId::parse("builder").unwrap();
-    let mut datasources = Vec::new();
-    for i in 0..DATASOURCES {
-        let repo = super::repo_name(i);
-        github.add_repo(&repo, RepoSpec::default()).unwrap();
-        github.set_branch(&repo, "main", &sha(&format!("base-{i}"))).unwrap();
-        datasources.push(Datasource {
-            id: super::datasource_id(i),
-            location: Location::Github(RepoSlug::parse(&repo).unwrap()),
-            watch: WatchRules::parse(&["branch:main"]).unwrap(),
-            paths: None,
-            cooldown: Duration::ZERO,
-            targets: vec![target_id.clone()],
-            build_on_first_seen: false,
-        });
-    }
+    let (github, datasources) = super::synthetic_github(TOKEN, DATASOURCES, &target_id).await;
+    let receiver = Receiver::start(TARGET_SECRET).await;
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), "repowatch");
     let spec = TargetSpec::Webhook {
         url: receiver.url.clone(),
@@ -155,20 +119,7 @@ pub async fn run_cloud(class: FaultClass, changes: usize, seed: u64) -> Option<R
     };
     table.sync_catalog(&datasources, &BTreeMap::from([(target_id, spec)])).await.unwrap();
 
-    let env: BTreeMap<String, String> = [
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_ENDPOINT_URL", moto.url.as_str()),
-        ("REPOWATCH_TABLE", "repowatch"),
-        ("REPOWATCH_BUILD_QUEUE_URL", queue.as_str()),
-        ("REPOWATCH_GITHUB_API_URL", github.url()),
-        ("REPOWATCH_GITHUB_TOKEN_PARAMETER", "/repowatch/github-token"),
-        ("RUST_LOG", "error"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let env = crate::lambda_sim::cloud_env(&moto.url, &queue, github.url(), "error");
     let mut lambdas = HashMap::new();
     for f in functions::ALL {
         if f.name != "github-webhook" {

@@ -340,6 +340,29 @@ struct Embedded {
     redriven: usize,
 }
 
+/// The fake GitHub with `n` repositories `octo/repoNNNN` (a `main` each) and
+/// their datasources, watching `main` and building with `target`.
+pub(crate) async fn synthetic_github(token: &str, n: usize, target: &TargetId) -> (FakeGithub, Vec<Datasource>) {
+    let github = FakeGithub::start(FakeOptions { token: token.into(), record_exchanges: false, ..Default::default() })
+        .await
+        .unwrap();
+    let mut datasources = Vec::new();
+    for i in 0..n {
+        github.add_repo(&repo_name(i), RepoSpec::default()).unwrap();
+        github.set_branch(&repo_name(i), "main", &sha(&format!("base-{i}"))).unwrap();
+        datasources.push(Datasource {
+            id: datasource_id(i),
+            location: Location::Github(RepoSlug::parse(&repo_name(i)).unwrap()),
+            watch: WatchRules::parse(&["branch:main"]).unwrap(),
+            paths: None,
+            cooldown: Duration::ZERO,
+            targets: vec![target.clone()],
+            build_on_first_seen: false,
+        });
+    }
+    (github, datasources)
+}
+
 pub(crate) fn datasource_id(i: usize) -> DatasourceId {
     DatasourceId::parse(format!("ds{i:04}")).unwrap()
 }
@@ -354,26 +377,9 @@ impl Embedded {
         let db = Arc::new(Db::open(dir.path()).unwrap());
         let queue = Arc::new(SqliteBuildQueue::new(Arc::clone(&db)));
         let store = Arc::new(SqliteStateStore::new(Arc::clone(&db)));
-        let github =
-            FakeGithub::start(FakeOptions { token: TOKEN.into(), record_exchanges: false, ..Default::default() })
-                .await
-                .unwrap();
-        let receiver = Receiver::start(TARGET_SECRET).await;
         let target_id = TargetId::parse("builder").unwrap();
-        let mut datasources = Vec::new();
-        for i in 0..DATASOURCES {
-            github.add_repo(&repo_name(i), RepoSpec::default()).unwrap();
-            github.set_branch(&repo_name(i), "main", &sha(&format!("base-{i}"))).unwrap();
-            datasources.push(Datasource {
-                id: datasource_id(i),
-                location: Location::Github(RepoSlug::parse(&repo_name(i)).unwrap()),
-                watch: WatchRules::parse(&["branch:main"]).unwrap(),
-                paths: None,
-                cooldown: Duration::ZERO,
-                targets: vec![target_id.clone()],
-                build_on_first_seen: false,
-            });
-        }
+        let (github, datasources) = synthetic_github(TOKEN, DATASOURCES, &target_id).await;
+        let receiver = Receiver::start(TARGET_SECRET).await;
         let spec = TargetSpec::Webhook {
             url: receiver.url.clone(),
             secret: SecretRef::parse("env:FAULT_MATRIX_TARGET_SECRET").unwrap(),
