@@ -270,7 +270,10 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut last: Option<(usize, f64)> = None;
-    for n in [100usize, 1_000, 1_500, 2_000, 5_000, 10_000] {
+    // 100, 1,000 and 10,000 for the bill; 20,000 and 50,000 to find where a
+    // run outgrows Step Functions' 256 KiB state limit now that each shard's
+    // result is bounded (steps::process_updates::RUN_DETAIL_BUDGET).
+    for n in [100usize, 1_000, 10_000, 20_000, 50_000] {
         let m = match runtime.block_on(measure(n, changed)) {
             Ok(m) => m,
             Err(e) => {

@@ -261,6 +261,20 @@ pub struct RunInfo {
     pub started_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datasource: Option<DatasourceId>,
+    /// How many shards the run has: each shard's result gets an equal share of
+    /// the run's detail budget (`steps::process_updates::shard_detail_budget`).
+    /// Absent (an input from before it existed) means one.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub shards: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+// serde's skip_serializing_if passes a reference.
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::alarm::{self, Alarm, AlarmState, Watched};
 use crate::message::{BuildInfo, Message, Severity};
-use crate::text::{self, Lang, fill, fit, list};
+use crate::text::{self, Lang, fill, fit, list, list_more};
 
 /// How many names a list shows before "and N more".
 const LIST_ITEMS: usize = 10;
@@ -102,7 +102,8 @@ pub fn render(message: &Message, lang: Lang, tz: &TimeZone) -> Rendered {
             };
             let changed = names(&|o| !o.builds.is_empty() || o.status == repowatch_core::steps::OutcomeStatus::Changed);
             if !changed.is_empty() {
-                r.fields.push(field(text::FIELD_CHANGED, list(&changed, LIST_ITEMS, 1000, lang)));
+                let unlisted = summary.omitted.changed;
+                r.fields.push(field(text::FIELD_CHANGED, list_more(&changed, unlisted, LIST_ITEMS, 1000, lang)));
             }
             if totals.builds_queued > 0 {
                 let builds: Vec<String> = summary
@@ -114,23 +115,27 @@ pub fn render(message: &Message, lang: Lang, tz: &TimeZone) -> Rendered {
                             .map(move |b| format!("{} {} → {}", o.id, short_ref(b.git_ref.as_str()), b.target))
                     })
                     .collect();
-                r.fields.push(field(text::FIELD_QUEUED, list(&builds, LIST_ITEMS, 1000, lang)));
+                let unlisted = summary.omitted.builds;
+                r.fields.push(field(text::FIELD_QUEUED, list_more(&builds, unlisted, LIST_ITEMS, 1000, lang)));
             }
             if totals.pending > 0 {
                 let pending = names(&|o| !o.pending.is_empty());
-                r.fields.push(field(text::FIELD_PENDING, list(&pending, LIST_ITEMS, 1000, lang)));
+                let unlisted = summary.omitted.pending;
+                r.fields.push(field(text::FIELD_PENDING, list_more(&pending, unlisted, LIST_ITEMS, 1000, lang)));
             }
             if totals.first_seen > 0 {
                 let first = names(&|o| o.status == repowatch_core::steps::OutcomeStatus::Baseline);
-                r.fields.push(field(text::FIELD_FIRST_SEEN, list(&first, LIST_ITEMS, 1000, lang)));
+                let unlisted = summary.omitted.first_seen;
+                r.fields.push(field(text::FIELD_FIRST_SEEN, list_more(&first, unlisted, LIST_ITEMS, 1000, lang)));
             }
             if let Some(left) = github_remaining {
                 r.fields.push(field(text::FIELD_BUDGET, left.to_string()));
             }
             let failures: Vec<String> = summary.failures.iter().map(|f| failure_line(f, lang)).collect();
             r.body.extend(failures.iter().take(DETAIL_LINES).cloned());
-            if failures.len() > DETAIL_LINES {
-                r.body.push(fill(t(text::AND_MORE), &[("n", &(failures.len() - DETAIL_LINES).to_string())]));
+            let unlisted = failures.len().saturating_sub(DETAIL_LINES) + summary.omitted.errors;
+            if unlisted > 0 {
+                r.body.push(fill(t(text::AND_MORE), &[("n", &unlisted.to_string())]));
             }
         }
         Message::BuildDispatched { build } => {
@@ -265,7 +270,7 @@ fn failure_line(f: &RunFailure, lang: Lang) -> String {
     let what = match f.stage.as_str() {
         "datasource" if !names.is_empty() => names.join(", "),
         "list-datasources" => text::STAGE_LIST.get(lang).to_owned(),
-        "shard" => fill(text::STAGE_SHARD.get(lang), &[("datasources", &list(&names, 5, 120, lang))]),
+        "shard" => fill(text::STAGE_SHARD.get(lang), &[("datasources", &list_more(&names, f.more, 5, 120, lang))]),
         "map" => text::STAGE_MAP.get(lang).to_owned(),
         other => other.to_owned(),
     };

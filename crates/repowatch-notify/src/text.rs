@@ -123,6 +123,12 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
 
 /// `a, b, c and 12 more` (`a、b、c ほか12件`), within `max_chars`.
 pub fn list(items: &[String], max_items: usize, max_chars: usize, lang: Lang) -> String {
+    list_more(items, 0, max_items, max_chars, lang)
+}
+
+/// [`list`] of a longer list whose last `unlisted` items are not in `items`
+/// (a run summary bounded to the state limit counts what it leaves out).
+pub fn list_more(items: &[String], unlisted: usize, max_items: usize, max_chars: usize, lang: Lang) -> String {
     let sep = match lang {
         Lang::Ja => "、",
         Lang::En => ", ",
@@ -130,8 +136,8 @@ pub fn list(items: &[String], max_items: usize, max_chars: usize, lang: Lang) ->
     let mut shown = items.len().min(max_items);
     loop {
         let mut text = items[..shown].join(sep);
-        if shown < items.len() {
-            let more = fill(AND_MORE.get(lang), &[("n", &(items.len() - shown).to_string())]);
+        if shown < items.len() || unlisted > 0 {
+            let more = fill(AND_MORE.get(lang), &[("n", &(items.len() - shown + unlisted).to_string())]);
             text = if shown == 0 { more } else { format!("{text} {more}") };
         }
         if text.chars().count() <= max_chars || shown == 0 {

@@ -62,15 +62,35 @@ pub fn run_summary(config: &Config, report: &RunReport) -> String {
     for o in &summary.datasources {
         datasource_lines(&mut out, config, o);
     }
-    for f in summary.failures.iter().filter(|f| f.stage != "datasource") {
+    let o = &summary.omitted;
+    if !o.is_empty() {
+        let counted = |parts: &[(usize, &str)]| -> String {
+            parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
+        };
+        let datasources = counted(&[
+            (o.errors, "with errors"),
+            (o.changed, "changed"),
+            (o.first_seen, "first seen"),
+            (o.unchanged, "unchanged"),
+        ]);
+        let parts =
+            counted(&[(o.builds, "queued builds"), (o.pending, "deferred builds"), (o.skipped, "skipped changes")]);
+        let what = match (datasources.is_empty(), parts.is_empty()) {
+            (false, false) => format!("{} ({datasources}); {parts}", plural(o.outcomes(), "datasource", "datasources")),
+            (false, true) => format!("{} ({datasources})", plural(o.outcomes(), "datasource", "datasources")),
+            (true, _) => parts,
+        };
         let _ = writeln!(
             out,
-            "  {} failed ({}): {}: {}",
-            f.stage,
-            f.datasources.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "),
-            f.error.name,
-            f.error.message
+            "  not listed: {what}. A run's summary stays within Step Functions' 256 KiB state limit; the totals count everything."
         );
+    }
+    for f in summary.failures.iter().filter(|f| f.stage != "datasource") {
+        let mut names = f.datasources.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ");
+        if f.more > 0 {
+            names.push_str(&format!(" and {} more", f.more));
+        }
+        let _ = writeln!(out, "  {} failed ({names}): {}: {}", f.stage, f.error.name, f.error.message);
     }
     out
 }

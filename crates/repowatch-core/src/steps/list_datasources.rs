@@ -46,12 +46,7 @@ pub async fn list_datasources(
     catalog: &dyn Catalog,
     clock: &dyn Clock,
 ) -> Result<ListOutput, StepError> {
-    let run = RunInfo {
-        id: input.run_id,
-        source: input.input.source,
-        started_at: clock.now(),
-        datasource: input.input.datasource.clone(),
-    };
+    let started_at = clock.now();
     let ids: Vec<DatasourceId> = match &input.input.datasource {
         Some(id) => match catalog.datasource(id).await.map_err(StepError::Store)? {
             Some(ds) => vec![ds.id],
@@ -72,6 +67,13 @@ pub async fn list_datasources(
         },
         None => catalog.datasources().await.map_err(StepError::Store)?.into_iter().map(|d| d.id).collect(),
     };
-    let shards = ids.chunks(SHARD_SIZE).map(|c| Shard { datasources: c.to_vec() }).collect();
+    let shards: Vec<Shard> = ids.chunks(SHARD_SIZE).map(|c| Shard { datasources: c.to_vec() }).collect();
+    let run = RunInfo {
+        id: input.run_id,
+        source: input.input.source,
+        started_at,
+        datasource: input.input.datasource,
+        shards: shards.len().max(1),
+    };
     Ok(ListOutput { run, shards })
 }

@@ -18,7 +18,10 @@ pub use list_datasources::{ListInput, ListOutput, RunRequest, SHARD_SIZE, Shard,
 pub use notify::{
     Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals, notify,
 };
-pub use process_updates::{Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild, Skipped, process_updates};
+pub use process_updates::{
+    MIN_SHARD_DETAIL, Omitted, Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild, RUN_DETAIL_BUDGET,
+    Skipped, bound_outcomes, process_updates, shard_detail_budget,
+};
 
 #[cfg(test)]
 mod tests;

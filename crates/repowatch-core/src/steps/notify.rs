@@ -9,7 +9,7 @@ use crate::error::StepError;
 use crate::ids::DatasourceId;
 use crate::model::{ErrorInfo, RunInfo};
 use crate::ports::Notifier;
-use crate::steps::process_updates::{Outcome, OutcomeStatus, ProcessOutput};
+use crate::steps::process_updates::{Omitted, Outcome, OutcomeStatus, ProcessOutput};
 
 /// The `{"Error", "Cause"}` object a Step Functions Catch produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +25,15 @@ pub struct StatesError {
 #[serde(untagged)]
 pub enum ShardResult {
     Processed(ProcessOutput),
-    Failed { shard: Vec<DatasourceId>, failure: StatesError },
+    /// `shard` names the shard's first datasources (ShardFailed keeps at most
+    /// ten, so a run whose every shard fails stays within the state limit);
+    /// `shard_size` counts them all.
+    Failed {
+        shard: Vec<DatasourceId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard_size: Option<usize>,
+        failure: StatesError,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +81,15 @@ pub struct RunFailure {
     pub stage: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub datasources: Vec<DatasourceId>,
+    /// Datasources in the failure beyond those named in `datasources`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more: usize,
     pub error: ErrorInfo,
+}
+
+// serde's skip_serializing_if passes a reference.
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +111,11 @@ pub struct RunSummary {
     pub run: Option<RunInfo>,
     pub status: RunStatus,
     pub totals: Totals,
+    /// Every datasource's outcome, unless the run was too big to carry them
+    /// all: then the most actionable, and `omitted` counts the rest.
     pub datasources: Vec<Outcome>,
+    #[serde(default, skip_serializing_if = "Omitted::is_empty")]
+    pub omitted: Omitted,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<RunFailure>,
     #[serde(default)]
@@ -125,6 +145,7 @@ pub struct Notification {
 
 pub fn summarize(input: NotifyInput) -> RunSummary {
     let mut datasources = Vec::new();
+    let mut omitted = Omitted::default();
     let mut failures = Vec::new();
     let mut run = input.run;
     let mut github_remaining: Option<u64> = None;
@@ -136,9 +157,11 @@ pub fn summarize(input: NotifyInput) -> RunSummary {
                     github_remaining = Some(github_remaining.map_or(left, |g| g.min(left)));
                 }
                 datasources.extend(p.datasources);
+                omitted.add(&p.omitted);
             }
-            ShardResult::Failed { shard, failure } => failures.push(RunFailure {
+            ShardResult::Failed { shard, shard_size, failure } => failures.push(RunFailure {
                 stage: "shard".into(),
+                more: shard_size.unwrap_or(shard.len()).saturating_sub(shard.len()),
                 datasources: shard,
                 error: ErrorInfo { name: failure.error, message: failure.cause },
             }),
@@ -148,30 +171,38 @@ pub fn summarize(input: NotifyInput) -> RunSummary {
         failures.push(RunFailure {
             stage: if run.is_none() { "list-datasources".into() } else { "map".into() },
             datasources: vec![],
+            more: 0,
             error: ErrorInfo { name: failure.error, message: failure.cause },
         });
     }
     for o in &datasources {
         if let Some(e) = &o.error {
-            failures.push(RunFailure { stage: "datasource".into(), datasources: vec![o.id.clone()], error: e.clone() });
+            failures.push(RunFailure {
+                stage: "datasource".into(),
+                datasources: vec![o.id.clone()],
+                more: 0,
+                error: e.clone(),
+            });
         }
     }
+    let in_failed_shards: usize =
+        failures.iter().filter(|f| f.stage == "shard").map(|f| f.datasources.len() + f.more).sum();
     let totals = Totals {
-        datasources: datasources.len()
-            + failures.iter().filter(|f| f.stage == "shard").map(|f| f.datasources.len()).sum::<usize>(),
-        first_seen: datasources.iter().filter(|o| o.status == OutcomeStatus::Baseline).count(),
-        changed: datasources.iter().filter(|o| o.status == OutcomeStatus::Changed).count(),
-        builds_queued: datasources.iter().map(|o| o.builds.len()).sum(),
-        pending: datasources.iter().map(|o| o.pending.len()).sum(),
-        errors: failures.len(),
+        datasources: datasources.len() + omitted.outcomes() + in_failed_shards,
+        first_seen: datasources.iter().filter(|o| o.status == OutcomeStatus::Baseline).count() + omitted.first_seen,
+        changed: datasources.iter().filter(|o| o.status == OutcomeStatus::Changed).count() + omitted.changed,
+        builds_queued: datasources.iter().map(|o| o.builds.len()).sum::<usize>() + omitted.builds,
+        pending: datasources.iter().map(|o| o.pending.len()).sum::<usize>() + omitted.pending,
+        errors: failures.len() + omitted.errors,
     };
-    let processed_any = datasources.iter().any(|o| o.status != OutcomeStatus::Error);
-    let status = match (failures.is_empty(), processed_any) {
+    let processed_any =
+        datasources.iter().any(|o| o.status != OutcomeStatus::Error) || omitted.outcomes() > omitted.errors;
+    let status = match (totals.errors == 0, processed_any) {
         (true, _) => RunStatus::Ok,
         (false, true) => RunStatus::Partial,
         (false, false) => RunStatus::Failed,
     };
-    RunSummary { run, status, totals, datasources, failures, notified: vec![], github_remaining }
+    RunSummary { run, status, totals, datasources, omitted, failures, notified: vec![], github_remaining }
 }
 
 pub async fn notify(input: NotifyInput, notifier: &dyn Notifier) -> Result<RunSummary, StepError> {

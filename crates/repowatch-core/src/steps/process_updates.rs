@@ -20,7 +20,13 @@ pub const QUEUE_UNAVAILABLE: &str = StepError::QUEUE;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessOutput {
     pub run: RunInfo,
+    /// Every outcome while they fit the shard's share of the run's detail
+    /// budget; past it the most actionable (errors, changes, first sights)
+    /// and the rest counted in `omitted`.
     pub datasources: Vec<Outcome>,
+    /// What `datasources` leaves out, counted so the run's totals stay exact.
+    #[serde(default, skip_serializing_if = "Omitted::is_empty")]
+    pub omitted: Omitted,
     /// Carried from detection, for the run summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github_remaining: Option<u64>,
@@ -159,7 +165,157 @@ pub async fn process_updates(
         }
         outcomes.push(outcome);
     }
-    Ok(ProcessOutput { run: input.run, datasources: outcomes, github_remaining: input.github_remaining })
+    let (datasources, omitted) = bound_outcomes(outcomes, shard_detail_budget(&input.run));
+    if !omitted.is_empty() {
+        tracing::info!(
+            listed = datasources.len(),
+            omitted = omitted.outcomes(),
+            "shard result bounded to its detail budget"
+        );
+    }
+    Ok(ProcessOutput { run: input.run, datasources, omitted, github_remaining: input.github_remaining })
+}
+
+/// Bytes of listed outcomes a whole run may carry. Step Functions holds a
+/// Map's collected result (every shard's) in one state of at most 256 KiB
+/// and fails the execution past it (`States.DataLimitExceeded`, which no
+/// Catch can take); this leaves the rest for the per-shard overhead (run,
+/// counts, a failed shard's first ids and cause).
+pub const RUN_DETAIL_BUDGET: usize = 160 * 1024;
+/// The least each shard may list, however many shards the run has.
+pub const MIN_SHARD_DETAIL: usize = 512;
+/// An error message longer than this is cut when its outcome has to be trimmed.
+const TRIMMED_MESSAGE_BYTES: usize = 300;
+
+/// One shard's share of [`RUN_DETAIL_BUDGET`].
+pub fn shard_detail_budget(run: &RunInfo) -> usize {
+    (RUN_DETAIL_BUDGET / run.shards.max(1)).max(MIN_SHARD_DETAIL)
+}
+
+/// Outcomes a shard's result leaves out, and the builds, deferred builds and
+/// skipped changes that are in none of its listed outcomes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Omitted {
+    #[serde(default)]
+    pub unchanged: usize,
+    #[serde(default)]
+    pub changed: usize,
+    #[serde(default)]
+    pub first_seen: usize,
+    #[serde(default)]
+    pub errors: usize,
+    #[serde(default)]
+    pub builds: usize,
+    #[serde(default)]
+    pub pending: usize,
+    #[serde(default)]
+    pub skipped: usize,
+}
+
+impl Omitted {
+    pub fn is_empty(&self) -> bool {
+        *self == Omitted::default()
+    }
+
+    /// Datasources left out.
+    pub fn outcomes(&self) -> usize {
+        self.unchanged + self.changed + self.first_seen + self.errors
+    }
+
+    pub fn add(&mut self, other: &Omitted) {
+        self.unchanged += other.unchanged;
+        self.changed += other.changed;
+        self.first_seen += other.first_seen;
+        self.errors += other.errors;
+        self.builds += other.builds;
+        self.pending += other.pending;
+        self.skipped += other.skipped;
+    }
+
+    fn count(&mut self, o: &Outcome) {
+        match o.status {
+            OutcomeStatus::Unchanged => self.unchanged += 1,
+            OutcomeStatus::Changed => self.changed += 1,
+            OutcomeStatus::Baseline => self.first_seen += 1,
+            OutcomeStatus::Error => self.errors += 1,
+        }
+        self.builds += o.builds.len();
+        self.pending += o.pending.len();
+        self.skipped += o.skipped.len();
+    }
+}
+
+/// The outcomes that fit `budget` bytes of JSON, in their order, and a count
+/// of the rest. Everything is listed when everything fits (any run of up to
+/// about a thousand datasources); otherwise errors come first, then changes,
+/// then first sights, then unchanged datasources, and an outcome too big to
+/// list whole is listed trimmed (its skipped changes and deferred builds
+/// counted, its error message cut, as many of its builds as fit).
+pub fn bound_outcomes(outcomes: Vec<Outcome>, budget: usize) -> (Vec<Outcome>, Omitted) {
+    // An error is carried twice in the run summary: its outcome and its failure line.
+    let size = |o: &Outcome| {
+        let bytes = serde_json::to_vec(o).map_or(usize::MAX / 2, |v| v.len() + 1);
+        if o.error.is_some() { 2 * bytes } else { bytes }
+    };
+    let sizes: Vec<usize> = outcomes.iter().map(size).collect();
+    let mut omitted = Omitted::default();
+    if sizes.iter().sum::<usize>() <= budget {
+        return (outcomes, omitted);
+    }
+    let rank = |o: &Outcome| match o.status {
+        OutcomeStatus::Error => 0,
+        OutcomeStatus::Changed => 1,
+        OutcomeStatus::Baseline => 2,
+        OutcomeStatus::Unchanged => 3,
+    };
+    let mut order: Vec<usize> = (0..outcomes.len()).collect();
+    order.sort_by_key(|&i| rank(&outcomes[i])); // stable: catalog order within a rank
+    let mut slots: Vec<Option<Outcome>> = outcomes.into_iter().map(Some).collect();
+    let mut left = budget;
+    for i in order {
+        let Some(mut o) = slots[i].take() else { continue };
+        if sizes[i] <= left {
+            left -= sizes[i];
+            slots[i] = Some(o);
+            continue;
+        }
+        if o.status != OutcomeStatus::Unchanged {
+            let mut cut = Omitted::default();
+            trim(&mut o, &mut cut);
+            while size(&o) > left && !o.builds.is_empty() {
+                o.builds.pop();
+                cut.builds += 1;
+            }
+            let s = size(&o);
+            if s <= left {
+                left -= s;
+                omitted.add(&cut);
+                slots[i] = Some(o);
+                continue;
+            }
+            // Not even trimmed: count what was cut from it and the rest of it.
+            omitted.add(&cut);
+        }
+        omitted.count(&o);
+    }
+    (slots.into_iter().flatten().collect(), omitted)
+}
+
+/// Cuts the parts of an outcome nobody acts on first: skipped changes and
+/// deferred builds are counted, a long error message is shortened.
+fn trim(o: &mut Outcome, cut: &mut Omitted) {
+    cut.skipped += std::mem::take(&mut o.skipped).len();
+    cut.pending += std::mem::take(&mut o.pending).len();
+    if let Some(e) = &mut o.error
+        && e.message.len() > TRIMMED_MESSAGE_BYTES
+    {
+        let mut end = TRIMMED_MESSAGE_BYTES;
+        while !e.message.is_char_boundary(end) {
+            end -= 1;
+        }
+        e.message.truncate(end);
+        e.message.push('…');
+    }
 }
 
 /// The decisions for one datasource, before anything is written.

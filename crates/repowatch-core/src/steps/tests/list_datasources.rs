@@ -23,7 +23,13 @@ async fn all_datasources_are_sharded_by_shard_size_in_declared_order() {
 
     assert_eq!(
         out.run,
-        RunInfo { id: run_id("run-1"), source: DetectionSource::Schedule, started_at: t0(), datasource: None }
+        RunInfo {
+            id: run_id("run-1"),
+            source: DetectionSource::Schedule,
+            started_at: t0(),
+            datasource: None,
+            shards: 3
+        }
     );
     assert_eq!(out.shards.iter().map(|s| s.datasources.len()).collect::<Vec<_>>(), [100, 100, 50]);
     let listed: Vec<String> = out.shards.iter().flat_map(|s| s.datasources.iter().map(|d| d.to_string())).collect();
@@ -43,7 +49,8 @@ async fn a_named_datasource_is_one_shard() {
             id: run_id("run-1"),
             source: DetectionSource::Webhook,
             started_at: t0(),
-            datasource: Some(ds_id("web"))
+            datasource: Some(ds_id("web")),
+            shards: 1
         }
     );
     assert_eq!(out.shards, vec![Shard { datasources: vec![ds_id("web")] }]);

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bounded;
 mod detect_updates;
 mod dispatch_build;
 mod list_datasources;

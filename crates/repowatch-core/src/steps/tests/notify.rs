@@ -9,7 +9,7 @@ use crate::steps::notify::{
     Notification, NotifyEvent, NotifyInput, RunFailure, RunStatus, RunSummary, ShardResult, StatesError, Totals,
     notify, summarize,
 };
-use crate::steps::process_updates::{Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild};
+use crate::steps::process_updates::{Omitted, Outcome, OutcomeStatus, PendingBuild, ProcessOutput, QueuedBuild};
 
 fn outcome(id: &str, status: OutcomeStatus) -> Outcome {
     Outcome { id: ds_id(id), status, builds: vec![], pending: vec![], skipped: vec![], error: None }
@@ -52,6 +52,7 @@ fn processed(outcomes: Vec<Outcome>) -> ShardResult {
     ShardResult::Processed(ProcessOutput {
         run: run_info(DetectionSource::Schedule),
         datasources: outcomes,
+        omitted: Omitted::default(),
         github_remaining: None,
     })
 }
@@ -59,6 +60,7 @@ fn processed(outcomes: Vec<Outcome>) -> ShardResult {
 fn shard_failed(ids: &[&str]) -> ShardResult {
     ShardResult::Failed {
         shard: ids.iter().map(|id| ds_id(id)).collect(),
+        shard_size: None,
         failure: StatesError { error: "States.TaskFailed".into(), cause: "detect-updates timed out".into() },
     }
 }
@@ -89,6 +91,7 @@ fn every_datasource_processed_is_ok() {
             status: RunStatus::Ok,
             totals: totals(3, 2, 1, 1, 0),
             datasources: vec![built("api"), outcome("web", OutcomeStatus::Unchanged), deferred("docs")],
+            omitted: Omitted::default(),
             failures: vec![],
             notified: vec![],
             github_remaining: None,
@@ -108,6 +111,7 @@ fn a_caught_shard_failure_makes_the_run_partial() {
         vec![RunFailure {
             stage: "shard".into(),
             datasources: vec![ds_id("b1"), ds_id("b2")],
+            more: 0,
             error: ErrorInfo { name: "States.TaskFailed".into(), message: "detect-updates timed out".into() },
         }]
     );
@@ -125,6 +129,7 @@ fn a_failing_datasource_makes_the_run_partial() {
         vec![RunFailure {
             stage: "datasource".into(),
             datasources: vec![ds_id("bad")],
+            more: 0,
             error: ErrorInfo { name: "Repowatch.SourceUnavailable".into(), message: "GitHub answered 502".into() },
         }]
     );
@@ -162,9 +167,11 @@ fn a_stage_failure_before_the_run_existed_is_failed() {
             status: RunStatus::Failed,
             totals: totals(0, 0, 0, 0, 1),
             datasources: vec![],
+            omitted: Omitted::default(),
             failures: vec![RunFailure {
                 stage: "list-datasources".into(),
                 datasources: vec![],
+                more: 0,
                 error: ErrorInfo {
                     name: "Repowatch.ConfigError".into(),
                     message: "configuration: no datasource has id \"apii\"; configured: api, web".into()
@@ -259,6 +266,7 @@ fn the_summary_keeps_the_least_github_budget_any_shard_saw() {
         ShardResult::Processed(ProcessOutput {
             run: run_info(DetectionSource::Schedule),
             datasources: vec![outcome("api", OutcomeStatus::Unchanged)],
+            omitted: Omitted::default(),
             github_remaining: left,
         })
     };

@@ -85,7 +85,7 @@ pub fn catalog(datasources: Vec<Datasource>, targets: &[&str]) -> StaticCatalog 
 }
 
 pub fn run_info(source: DetectionSource) -> RunInfo {
-    RunInfo { id: run_id("run-1"), source, started_at: t0(), datasource: None }
+    RunInfo { id: run_id("run-1"), source, started_at: t0(), datasource: None, shards: 1 }
 }
 
 pub fn ref_state(kind: RefKind, name: RefName, commit: CommitSha, observed_at: Timestamp) -> RefState {
