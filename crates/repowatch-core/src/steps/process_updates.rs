@@ -282,11 +282,19 @@ pub fn bound_outcomes(outcomes: Vec<Outcome>, budget: usize) -> (Vec<Outcome>, O
         if o.status != OutcomeStatus::Unchanged {
             let mut cut = Omitted::default();
             trim(&mut o, &mut cut);
-            while size(&o) > left && !o.builds.is_empty() {
-                o.builds.pop();
+            // Each pop takes `,{build}` off the JSON: subtract it rather than
+            // serialize the whole outcome again per build.
+            let copies = if o.error.is_some() { 2 } else { 1 };
+            let mut s = size(&o);
+            while s > left
+                && let Some(b) = o.builds.pop()
+            {
+                s = s.saturating_sub(copies * serde_json::to_vec(&b).map_or(0, |v| v.len() + 1));
                 cut.builds += 1;
             }
-            let s = size(&o);
+            if o.builds.is_empty() {
+                s = size(&o); // the empty list's key is gone too
+            }
             if s <= left {
                 left -= s;
                 omitted.add(&cut);
