@@ -4,13 +4,15 @@
 //! States Language: Transitions; Errors (Retry, Catch); Map State; Parallel State.
 
 use crate::clock::{Clock, Elapsed, with_timeout};
-use crate::dataflow::{ContextObject, ExecutionInfo, Template, check_size, merge_result, select, select_owned};
+use crate::dataflow::{
+    ContextObject, ExecutionInfo, Template, check_serialized_size, merge_result, select, select_owned,
+};
 use crate::datapath::DataPath;
 use crate::error::{
     STATES_EXCEED_TOLERATED_FAILURE_THRESHOLD, STATES_RUNTIME, STATES_TASK_FAILED, STATES_TIMEOUT, StatesError,
 };
 use crate::machine::{Machine, StateMachine};
-use crate::path::kind_of;
+use crate::path::{ReferencePath, kind_of};
 use crate::states::map::{MapState, Tolerance};
 use crate::states::parallel::Parallel;
 use crate::states::retry::ErrorHandling;
@@ -242,7 +244,7 @@ pub async fn execute(
         &mut cursor,
         HistoryEventType::ExecutionStarted,
         None,
-        json!({"input": input.to_string(), "name": runner.info.name}),
+        json!({"input": json_text(&input), "name": runner.info.name}),
     );
     tracing::debug!(execution = %runner.info.name, "execution started");
     let run = runner.run_machine(&machine.root, input, Some(start), Variables::new(), false);
@@ -256,7 +258,7 @@ pub async fn execute(
     let mut last = runner.last_event_id();
     let (status, output, error, cause) = match outcome {
         Ok(output) => {
-            runner.emit(&mut last, HistoryEventType::ExecutionSucceeded, None, json!({"output": output.to_string()}));
+            runner.emit(&mut last, HistoryEventType::ExecutionSucceeded, None, json!({"output": json_text(&output)}));
             (ExecutionStatus::Succeeded, Some(output), None, None)
         }
         Err(Some(err)) => {
@@ -423,10 +425,26 @@ fn entered_type(state: &State) -> HistoryEventType {
 /// text, as Step Functions' history gives them: a deep copy of a `Value` per
 /// event costs many times the text, and the fuzzer found a looping
 /// definition whose growing state took 2 GB in 2,000 transitions that way.
-fn named_details(name: &str, key: &str, value: &Value) -> Value {
+/// A value as compact JSON text, the form the history keeps. Serializing into
+/// a byte buffer is about twice as fast as `Value::to_string` (which goes
+/// through `fmt::Write`), and the history serializes every state's input and
+/// output.
+fn json_text(value: &Value) -> String {
+    // A `Value`'s keys are strings, so serializing it cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Whether a state's result replaces its input (`ResultPath: "$"`, the
+/// default), so the input need not be kept, or copied, for the merge.
+fn replaces_input(flow: &DataFlow) -> bool {
+    flow.result_path.as_ref().is_some_and(ReferencePath::is_root)
+}
+
+/// The text is made by the caller, which also checks its size.
+fn named_details(name: &str, key: &str, text: String) -> Value {
     let mut details = serde_json::Map::with_capacity(2);
     details.insert("name".to_owned(), Value::String(name.to_owned()));
-    details.insert(key.to_owned(), Value::String(value.to_string()));
+    details.insert(key.to_owned(), Value::String(text));
     Value::Object(details)
 }
 
@@ -538,10 +556,12 @@ impl Runner<'_> {
     ) -> Result<Step, StatesError> {
         let entered = self.clock.now();
         tracing::trace!(state = name, kind = state.type_name(), "state entered");
-        let entered_id = self.emit(cursor, entered_type(state), Some(name), named_details(name, "input", &input));
+        let input_text = json_text(&input);
+        let input_bytes = input_text.len();
+        let entered_id = self.emit(cursor, entered_type(state), Some(name), named_details(name, "input", input_text));
         // AWS enters the state, then finds its input too large.
         if check_input {
-            check_size(&input, "input", name)?;
+            check_serialized_size(input_bytes, name)?;
         }
         // Let concurrent branches and iterations take turns, as AWS's history
         // shows them: every branch enters its state before any leaves it.
@@ -553,9 +573,10 @@ impl Runner<'_> {
             .await
             .map_err(|err| locate(err, name, entered_id))?;
         // A result over the limit fails the state before it exits (as AWS's history shows).
-        check_size(&step.output, "output", name)?;
+        let output_text = json_text(&step.output);
+        check_serialized_size(output_text.len(), name)?;
         if let Some(exited) = exited_type(state) {
-            self.emit(cursor, exited, Some(name), named_details(name, "output", &step.output));
+            self.emit(cursor, exited, Some(name), named_details(name, "output", output_text));
         }
         Ok(step)
     }
@@ -579,12 +600,19 @@ impl Runner<'_> {
             }
             State::Pass(pass) => {
                 let ctx = self.context(name, entered, variables);
-                let result = {
-                    let effective = select(pass.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
-                    match (&pass.result, &pass.flow.parameters) {
-                        (Some(result), _) => result.clone(),
-                        (None, Some(parameters)) => parameters.evaluate(&effective, &ctx)?,
-                        (None, None) => effective.into_owned(),
+                let (result, input) = match (&pass.result, &pass.flow.parameters) {
+                    // The effective input is the result, and it replaces the input
+                    // (`ResultPath: "$"`, the default): move the input, do not copy it.
+                    (None, None) if replaces_input(&pass.flow) => {
+                        (select_owned(pass.flow.input_path.as_ref(), "InputPath", input, &ctx)?, Value::Null)
+                    }
+                    (Some(result), _) => (result.clone(), input),
+                    (None, Some(parameters)) => {
+                        let effective = select(pass.flow.input_path.as_ref(), "InputPath", &input, &ctx)?;
+                        (parameters.evaluate(&effective, &ctx)?, input)
+                    }
+                    (None, None) => {
+                        (select(pass.flow.input_path.as_ref(), "InputPath", &input, &ctx)?.into_owned(), input)
                     }
                 };
                 let assigned = assign(pass.flow.assign.as_ref(), &result, &ctx)?;
@@ -781,7 +809,11 @@ impl Runner<'_> {
             None => result,
         };
         let assigned = assign(flow.assign.as_ref(), &selected, ctx)?;
-        let merged = merge_result(flow.result_path.as_ref(), input.clone(), selected)?;
+        let merged = if replaces_input(flow) {
+            selected
+        } else {
+            merge_result(flow.result_path.as_ref(), input.clone(), selected)?
+        };
         Ok((select_owned(flow.output_path.as_ref(), "OutputPath", merged, ctx)?, assigned))
     }
 
@@ -820,7 +852,7 @@ impl Runner<'_> {
             cursor,
             HistoryEventType::TaskScheduled,
             Some(name),
-            json!({"resource": task.resource, "parameters": parameters.to_string(), "timeout_seconds": timeout}),
+            json!({"resource": task.resource, "parameters": json_text(&parameters), "timeout_seconds": timeout}),
         );
         self.emit(cursor, HistoryEventType::TaskStarted, Some(name), json!({"resource": task.resource}));
         let call_ctx = TaskContext { state_name: name, attempt: ctx.retry_count, execution_name: &self.info.name };
@@ -847,7 +879,7 @@ impl Runner<'_> {
                     cursor,
                     HistoryEventType::TaskSucceeded,
                     Some(name),
-                    json!({"resource": task.resource, "output": result.to_string()}),
+                    json!({"resource": task.resource, "output": json_text(&result)}),
                 );
                 self.finish(&task.flow, input, result, ctx)
             }
@@ -1059,7 +1091,7 @@ impl Runner<'_> {
         let mut chunk: Vec<Value> = Vec::new();
         let mut bytes = 0usize;
         for item in items {
-            let size = item.to_string().len();
+            let size = json_text(&item).len();
             let full_items = max_items.is_some_and(|m| chunk.len() as u64 >= m);
             let full_bytes = max_bytes.is_some_and(|m| !chunk.is_empty() && (bytes + size) as u64 > m);
             if full_items || full_bytes {

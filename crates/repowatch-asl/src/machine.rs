@@ -43,21 +43,41 @@ impl Machine {
     }
 }
 
+/// Where a raw state names a target; its pointer is made only for a problem.
+#[derive(Clone, Copy)]
+enum TargetField {
+    Next,
+    Default,
+    /// `Choices[i].Next` or `Catch[i].Next`.
+    Item(&'static str, usize),
+}
+
+impl TargetField {
+    fn pointer(self, state_ptr: &str) -> String {
+        match self {
+            TargetField::Next => pointer_join(state_ptr, "Next"),
+            TargetField::Default => pointer_join(state_ptr, "Default"),
+            TargetField::Item(list, i) => {
+                pointer_join(&pointer_join(&pointer_join(state_ptr, list), &i.to_string()), "Next")
+            }
+        }
+    }
+}
+
 /// Targets named by a raw state object: `Next`, `Default`, `Choices[i].Next`, `Catch[i].Next`.
-fn raw_targets(state: &Value, ptr: &str) -> Vec<(String, String)> {
+fn raw_targets<'v>(state: &'v Value) -> Vec<(&'v str, TargetField)> {
     let mut out = Vec::new();
-    let mut push = |v: Option<&Value>, at: String| {
+    let mut push = |v: Option<&'v Value>, at: TargetField| {
         if let Some(Value::String(s)) = v {
-            out.push((s.clone(), at));
+            out.push((s.as_str(), at));
         }
     };
-    push(state.get("Next"), pointer_join(ptr, "Next"));
-    push(state.get("Default"), pointer_join(ptr, "Default"));
+    push(state.get("Next"), TargetField::Next);
+    push(state.get("Default"), TargetField::Default);
     for list in ["Choices", "Catch"] {
         if let Some(Value::Array(items)) = state.get(list) {
             for (i, item) in items.iter().enumerate() {
-                let at = pointer_join(&pointer_join(&pointer_join(ptr, list), &i.to_string()), "Next");
-                push(item.get("Next"), at);
+                push(item.get("Next"), TargetField::Item(list, i));
             }
         }
     }
@@ -122,15 +142,15 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
     };
     let mut machine = Machine::empty();
     let raw_states = raw_states?;
-    let mut edges: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
     for (name, raw) in raw_states {
         let state_ptr = pointer_join(&states_ptr, name);
         if name.is_empty() || name.chars().count() > 80 {
             p.add(state_ptr.clone(), "a state name must be 1 to 80 characters long");
         }
-        for (target, at) in raw_targets(raw, &state_ptr) {
-            if !raw_states.contains_key(&target) {
-                p.add(at, format!("refers to unknown state `{target}`"));
+        for (target, at) in raw_targets(raw) {
+            if !raw_states.contains_key(target) {
+                p.add(at.pointer(&state_ptr), format!("refers to unknown state `{target}`"));
             }
             edges.entry(name.as_str()).or_default().push(target);
         }
@@ -149,7 +169,7 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
                     continue;
                 }
                 for target in edges.get(name).into_iter().flatten() {
-                    if raw_states.contains_key(target) && !seen.contains(target.as_str()) {
+                    if raw_states.contains_key(*target) && !seen.contains(target) {
                         queue.push_back(target);
                     }
                 }

@@ -154,13 +154,12 @@ pub(crate) fn parse_state(value: &Value, ptr: &str, p: &mut Problems) -> Option<
         return None;
     };
     let obj = Obj { map, ptr };
-    let type_ptr = obj.at("Type");
     let Some(type_value) = obj.get("Type") else {
-        p.add(type_ptr, MISSING);
+        p.add(obj.at("Type"), MISSING);
         return None;
     };
     let Some(type_name) = type_value.as_str() else {
-        p.add(type_ptr, "must be a string");
+        p.add(obj.at("Type"), "must be a string");
         return None;
     };
     if let Some(lang) = obj.get("QueryLanguage")
@@ -178,7 +177,7 @@ pub(crate) fn parse_state(value: &Value, ptr: &str, p: &mut Problems) -> Option<
         "Succeed" => State::Succeed(succeed::Succeed::parse(obj, p)),
         "Fail" => State::Fail(fail::Fail::parse(obj, p)),
         other => {
-            p.add(type_ptr, format!("unknown state type `{other}`"));
+            p.add(obj.at("Type"), format!("unknown state type `{other}`"));
             return None;
         }
     };
