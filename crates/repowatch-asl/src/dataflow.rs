@@ -130,18 +130,60 @@ impl Template {
     }
 }
 
-/// Facts about the running execution, shared by every state.
+/// Facts about the running execution, shared by every state. What only the
+/// context object (`$$`) shows is made when a state first reads `$$`, not for
+/// every execution: most never read it.
 #[derive(Debug, Clone)]
 pub(crate) struct ExecutionInfo {
-    pub id: String,
     pub name: String,
-    pub input: Value,
+    /// The execution input as JSON text (the history records it anyway).
+    pub input_text: String,
+    /// `input_text` parsed, on first use.
+    pub input: OnceLock<Value>,
     pub start_time: Timestamp,
-    pub state_machine_id: String,
     pub state_machine_name: String,
-    /// EXPRESS executions have no `RedriveCount`.
+    pub region: String,
+    pub account_id: String,
+    /// EXPRESS executions have no `RedriveCount`, and another kind of ARN.
     pub express: bool,
     pub role_arn: String,
+}
+
+impl ExecutionInfo {
+    /// `$$.Execution.Input`: the execution's input as it was given.
+    pub(crate) fn input(&self) -> &Value {
+        // The text was serialized from a `Value`, so it parses back to the same value.
+        self.input.get_or_init(|| serde_json::from_str(&self.input_text).unwrap_or(Value::Null))
+    }
+
+    /// `$$.StateMachine.Id`.
+    pub(crate) fn state_machine_id(&self) -> String {
+        format!("arn:aws:states:{}:{}:stateMachine:{}", self.region, self.account_id, self.state_machine_name)
+    }
+
+    /// `$$.Execution.Id`: an execution ARN, or an express one with a UUID-shaped id
+    /// derived from the name and the start.
+    pub(crate) fn id(&self) -> String {
+        let (region, account, machine, name) = (&self.region, &self.account_id, &self.state_machine_name, &self.name);
+        if self.express {
+            format!("arn:aws:states:{region}:{account}:express:{machine}:{name}:{}", express_id(name, self.start_time))
+        } else {
+            format!("arn:aws:states:{region}:{account}:execution:{machine}:{name}")
+        }
+    }
+}
+
+/// The last part of an EXPRESS execution ARN: a UUID-shaped id derived from the name and start.
+fn express_id(name: &str, start: Timestamp) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    start.as_nanosecond().hash(&mut hasher);
+    let a = hasher.finish();
+    a.hash(&mut hasher);
+    let b = hasher.finish();
+    let hex = format!("{a:016x}{b:016x}");
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 /// The context object of one state (`$$`), built lazily on first use.
@@ -208,8 +250,8 @@ impl<'a> ContextObject<'a> {
         self.built.get_or_init(|| {
             let e = self.execution;
             let mut execution = json!({
-                "Id": e.id,
-                "Input": e.input,
+                "Id": e.id(),
+                "Input": e.input(),
                 "Name": e.name,
                 "RoleArn": e.role_arn,
                 "StartTime": e.start_time.to_string(),
@@ -228,7 +270,7 @@ impl<'a> ContextObject<'a> {
                 "Execution": execution,
                 "State": state,
                 "StateMachine": {
-                    "Id": e.state_machine_id,
+                    "Id": e.state_machine_id(),
                     "Name": e.state_machine_name,
                 },
             });
@@ -318,12 +360,13 @@ pub(crate) fn check_serialized_size(bytes: usize, state: &str) -> Result<(), Sta
 #[cfg(test)]
 pub(crate) fn test_info() -> ExecutionInfo {
     ExecutionInfo {
-        id: "arn:exec".into(),
         name: "run-1".into(),
-        input: json!({"orig": true}),
+        input_text: r#"{"orig":true}"#.into(),
+        input: OnceLock::new(),
         start_time: Timestamp::UNIX_EPOCH,
-        state_machine_id: "arn:sm".into(),
         state_machine_name: "sm".into(),
+        region: "us-east-1".into(),
+        account_id: "111122223333".into(),
         express: false,
         role_arn: "arn:role".into(),
     }
@@ -392,7 +435,10 @@ mod tests {
         let item = json!("v");
         let ctx = ContextObject::new(&info, "M", Timestamp::UNIX_EPOCH, 0).with_map_item(3, &item);
         let t = template(json!({"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "sm.$": "$$.StateMachine.Id"}));
-        assert_eq!(t.evaluate(&json!({}), &ctx).unwrap(), json!({"i": 3, "v": "v", "sm": "arn:sm"}));
+        assert_eq!(
+            t.evaluate(&json!({}), &ctx).unwrap(),
+            json!({"i": 3, "v": "v", "sm": "arn:aws:states:us-east-1:111122223333:stateMachine:sm"})
+        );
     }
 
     // States Language: Input and Output Processing — ResultPath null, `$`, nested.

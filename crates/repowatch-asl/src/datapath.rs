@@ -9,6 +9,7 @@
 use crate::dataflow::ContextObject;
 use crate::path::ReferencePath;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,8 @@ enum Source {
 /// A parsed path that reads a value (InputPath, OutputPath, ItemsPath, `.$` fields, Choice `Variable`…).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DataPath {
-    text: String,
+    /// As written; `$` (the default of most fields) without an allocation.
+    text: Cow<'static, str>,
     source: Source,
     /// The path applied to the source (`$…` form).
     path: ReferencePath,
@@ -45,7 +47,7 @@ impl DataPath {
             // A `$$…` reference path walks the context object the same way `$…` walks the input.
             let path = ReferencePath::parse_query(text)?;
             let source = if path.is_context() { Source::Context } else { Source::Input };
-            return Ok(DataPath { text: text.to_string(), source, path });
+            return Ok(DataPath { text: Cow::Owned(text.to_string()), source, path });
         }
         if let Some(after) = text.strip_prefix('$')
             && after.chars().next().is_some_and(starts_variable)
@@ -58,15 +60,19 @@ impl DataPath {
             let rest = format!("${}", &after[end..]);
             let path =
                 ReferencePath::parse_query(&rest).map_err(|e| e.replace(&format!("`{rest}`"), &format!("`{text}`")))?;
-            return Ok(DataPath { text: text.to_string(), source: Source::Variable(name.to_string()), path });
+            return Ok(DataPath {
+                text: Cow::Owned(text.to_string()),
+                source: Source::Variable(name.to_string()),
+                path,
+            });
         }
         let path = ReferencePath::parse_query(text)?;
-        Ok(DataPath { text: text.to_string(), source: Source::Input, path })
+        Ok(DataPath { text: Cow::Owned(text.to_string()), source: Source::Input, path })
     }
 
     /// The root path `$`.
     pub(crate) fn root() -> DataPath {
-        DataPath { text: "$".to_string(), source: Source::Input, path: ReferencePath::root() }
+        DataPath { text: Cow::Borrowed("$"), source: Source::Input, path: ReferencePath::root() }
     }
 
     /// Whether this path reads the context object (`$$…`).
@@ -92,7 +98,7 @@ impl DataPath {
     /// The path in AWS's normalised bracket form, as its error messages print it
     /// (`$.a.b[0]` → `$['a']['b'][0]`); the text itself when it is not a plain reference path.
     pub(crate) fn normalized(&self) -> String {
-        normalize(&self.text).unwrap_or_else(|| self.text.clone())
+        normalize(&self.text).unwrap_or_else(|| self.text.to_string())
     }
 }
 

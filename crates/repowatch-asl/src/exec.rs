@@ -24,8 +24,8 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// What a Task's resource returned when it failed.
@@ -210,32 +210,24 @@ pub async fn execute(
     options: ExecutionOptions,
 ) -> Execution {
     let started_at = clock.now();
-    let prefix = format!("arn:aws:states:{}:{}", options.region, options.account_id);
-    let machine_id = format!("{prefix}:stateMachine:{}", options.state_machine_name);
-    let id = match options.execution_type {
-        ExecutionType::Standard => format!("{prefix}:execution:{}:{}", options.state_machine_name, options.name),
-        ExecutionType::Express => format!(
-            "{prefix}:express:{}:{}:{}",
-            options.state_machine_name,
-            options.name,
-            express_id(&options.name, started_at)
-        ),
-    };
+    let input_text = json_text(&input);
     let info = ExecutionInfo {
-        id,
         express: options.execution_type == ExecutionType::Express,
         role_arn: options.role_arn,
         name: options.name,
-        input: input.clone(),
+        input_text: input_text.clone(),
+        input: OnceLock::new(),
         start_time: started_at,
-        state_machine_id: machine_id,
         state_machine_name: options.state_machine_name,
+        region: options.region,
+        account_id: options.account_id,
     };
     let runner = Runner {
         invoker,
         clock,
         info,
-        history: Mutex::new(Vec::new()),
+        // Room for a short execution's events without growing.
+        history: Mutex::new(Vec::with_capacity(16)),
         transitions: AtomicU64::new(0),
         max_transitions: options.max_transitions,
     };
@@ -244,7 +236,7 @@ pub async fn execute(
         &mut cursor,
         HistoryEventType::ExecutionStarted,
         None,
-        json!({"input": json_text(&input), "name": runner.info.name}),
+        json!({"input": input_text, "name": runner.info.name}),
     );
     tracing::debug!(execution = %runner.info.name, "execution started");
     let run = runner.run_machine(&machine.root, input, Some(start), Variables::new(), false);
@@ -289,23 +281,11 @@ pub async fn execute(
     Execution { status, output, error, cause, history, started_at, stopped_at: clock.now() }
 }
 
-/// The last part of an EXPRESS execution ARN: a UUID-shaped id derived from the name and start.
-fn express_id(name: &str, start: Timestamp) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut hasher);
-    start.as_nanosecond().hash(&mut hasher);
-    let a = hasher.finish();
-    a.hash(&mut hasher);
-    let b = hasher.finish();
-    let hex = format!("{a:016x}{b:016x}");
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
-}
-
 /// What a state hands to the machine loop.
-struct Step {
+struct Step<'m> {
     output: Value,
-    next: Option<String>,
+    /// The next state's name, borrowed from the definition.
+    next: Option<&'m str>,
     /// Variables the state assigns (`Assign`), applied once it is done.
     assign: Option<Variables>,
 }
@@ -507,7 +487,7 @@ impl Runner<'_> {
     ) -> BoxFuture<'s, Result<Value, StatesError>> {
         async move {
             let mut cursor = previous;
-            let mut current = machine.start_at.clone();
+            let mut current: &str = &machine.start_at;
             let mut first = true;
             let mut input = input;
             let mut variables = variables;
@@ -520,7 +500,7 @@ impl Runner<'_> {
                     ));
                 }
                 let (name, state) = machine
-                    .get(&current)
+                    .get(current)
                     .ok_or_else(|| StatesError::runtime(format!("There is no state named '{current}'")))?;
                 // Every later state's input is the output checked just before.
                 let step = self
@@ -544,16 +524,16 @@ impl Runner<'_> {
     // The two flags are per call (first state of a machine; inside a Map or
     // Parallel), not state of the runner.
     #[allow(clippy::too_many_arguments)]
-    async fn run_state(
+    async fn run_state<'m>(
         &self,
         name: &str,
-        state: &State,
+        state: &'m State,
         input: Value,
         check_input: bool,
         concurrent: bool,
         cursor: &mut Option<u64>,
         variables: &Variables,
-    ) -> Result<Step, StatesError> {
+    ) -> Result<Step<'m>, StatesError> {
         let entered = self.clock.now();
         tracing::trace!(state = name, kind = state.type_name(), "state entered");
         let input_text = json_text(&input);
@@ -581,15 +561,15 @@ impl Runner<'_> {
         Ok(step)
     }
 
-    async fn state_body(
+    async fn state_body<'m>(
         &self,
         name: &str,
-        state: &State,
+        state: &'m State,
         input: Value,
         entered: Timestamp,
         cursor: &mut Option<u64>,
         variables: &Variables,
-    ) -> Result<Step, StatesError> {
+    ) -> Result<Step<'m>, StatesError> {
         let step = match state {
             // The states with Retry/Catch share one path.
             State::Task(_) | State::Map(_) | State::Parallel(_) => {
@@ -618,7 +598,7 @@ impl Runner<'_> {
                 let assigned = assign(pass.flow.assign.as_ref(), &result, &ctx)?;
                 let merged = merge_result(pass.flow.result_path.as_ref(), input, result)?;
                 let output = select_owned(pass.flow.output_path.as_ref(), "OutputPath", merged, &ctx)?;
-                Step { output, next: pass.transition.next().map(str::to_string), assign: assigned }
+                Step { output, next: pass.transition.next(), assign: assigned }
             }
             State::Wait(wait) => {
                 let ctx = self.context(name, entered, variables);
@@ -629,7 +609,7 @@ impl Runner<'_> {
                 }
                 let assigned = assign(wait.flow.assign.as_ref(), &effective, &ctx)?;
                 let output = select_owned(wait.flow.output_path.as_ref(), "OutputPath", effective, &ctx)?;
-                Step { output, next: wait.transition.next().map(str::to_string), assign: assigned }
+                Step { output, next: wait.transition.next(), assign: assigned }
             }
             State::Choice(choice) => {
                 let ctx = self.context(name, entered, variables);
@@ -647,7 +627,7 @@ impl Runner<'_> {
                 };
                 let assigned = assign(template, &effective, &ctx)?;
                 let output = select_owned(choice.flow.output_path.as_ref(), "OutputPath", effective, &ctx)?;
-                Step { output, next: Some(next.to_string()), assign: assigned }
+                Step { output, next: Some(next), assign: assigned }
             }
             State::Succeed(succeed) => {
                 let ctx = self.context(name, entered, variables);
@@ -746,17 +726,17 @@ impl Runner<'_> {
     /// Run a Task/Map/Parallel body with its `Retry` and `Catch`
     /// (States Language: Errors — Retrying after an error; Fallback states).
     #[allow(clippy::too_many_arguments)]
-    async fn run_resilient(
+    async fn run_resilient<'m>(
         &self,
         name: &str,
         state: &State,
-        errors: &ErrorHandling,
-        transition: &Transition,
+        errors: &'m ErrorHandling,
+        transition: &'m Transition,
         input: Value,
         entered: Timestamp,
         cursor: &mut Option<u64>,
         variables: &Variables,
-    ) -> Result<Step, StatesError> {
+    ) -> Result<Step<'m>, StatesError> {
         let mut retries_per_retrier = vec![0u32; errors.retry.len()];
         let mut attempt = 0u32;
         loop {
@@ -769,7 +749,7 @@ impl Runner<'_> {
             };
             let err = match outcome {
                 Ok((output, assigned)) => {
-                    return Ok(Step { output, next: transition.next().map(str::to_string), assign: assigned });
+                    return Ok(Step { output, next: transition.next(), assign: assigned });
                 }
                 Err(err) => err,
             };
@@ -790,7 +770,7 @@ impl Runner<'_> {
                 let ctx = ContextObject::new(&self.info, name, entered, attempt).retriable().with_variables(variables);
                 let assigned = assign(catcher.assign.as_ref(), &error_output, &ctx)?;
                 let output = merge_result(catcher.result_path.as_ref(), input, error_output)?;
-                return Ok(Step { output, next: Some(catcher.next.clone()), assign: assigned });
+                return Ok(Step { output, next: Some(&catcher.next), assign: assigned });
             }
             return Err(err);
         }

@@ -6,7 +6,7 @@
 
 use crate::error::DefinitionError;
 use crate::states::{State, parse_state};
-use crate::validate::{MISSING, Obj, Problems, pointer_join};
+use crate::validate::{MISSING, Obj, Problems, field, pointer_join};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -32,7 +32,12 @@ impl Machine {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<(&str, &State)> {
-        let (n, s) = self.states.get(*self.index.get(name)?)?;
+        // Comparing a few names is cheaper than hashing one (see `validate::field`).
+        let (n, s) = if self.states.len() <= 16 {
+            self.states.iter().find(|(n, _)| n == name)?
+        } else {
+            self.states.get(*self.index.get(name)?)?
+        };
         Some((n.as_str(), s))
     }
 
@@ -72,12 +77,15 @@ fn raw_targets<'v>(state: &'v Value) -> Vec<(&'v str, TargetField)> {
             out.push((s.as_str(), at));
         }
     };
-    push(state.get("Next"), TargetField::Next);
-    push(state.get("Default"), TargetField::Default);
+    let Value::Object(state) = state else {
+        return out;
+    };
+    push(field(state, "Next"), TargetField::Next);
+    push(field(state, "Default"), TargetField::Default);
     for list in ["Choices", "Catch"] {
-        if let Some(Value::Array(items)) = state.get(list) {
+        if let Some(Value::Array(items)) = field(state, list) {
             for (i, item) in items.iter().enumerate() {
-                push(item.get("Next"), TargetField::Item(list, i));
+                push(item.as_object().and_then(|item| field(item, "Next")), TargetField::Item(list, i));
             }
         }
     }
@@ -140,8 +148,12 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
             None
         }
     };
-    let mut machine = Machine::empty();
     let raw_states = raw_states?;
+    let mut machine = Machine {
+        start_at: String::new(),
+        states: Vec::with_capacity(raw_states.len()),
+        index: HashMap::with_capacity(raw_states.len()),
+    };
     let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
     for (name, raw) in raw_states {
         let state_ptr = pointer_join(&states_ptr, name);

@@ -53,6 +53,7 @@ pub(crate) fn scan_unquoted<T>(
 
 use filter::Filter;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// One step of a path.
@@ -85,7 +86,8 @@ impl Segment {
 /// A parsed path (a reference path unless made with [`ReferencePath::parse_query`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ReferencePath {
-    text: String,
+    /// As written; `$` (the default of most fields) without an allocation.
+    text: Cow<'static, str>,
     /// Starts with `$$`: applies to the context object.
     context: bool,
     segments: Vec<Segment>,
@@ -117,12 +119,12 @@ impl ReferencePath {
             return Err(format!("invalid path `{text}`: must start with `$`"));
         };
         let segments = parse_segments(rest, query).map_err(|why| format!("invalid path `{text}`: {why}"))?;
-        Ok(ReferencePath { text: text.to_string(), context, segments })
+        Ok(ReferencePath { text: Cow::Owned(text.to_string()), context, segments })
     }
 
     /// The root path `$`.
     pub(crate) fn root() -> ReferencePath {
-        ReferencePath { text: "$".to_string(), context: false, segments: Vec::new() }
+        ReferencePath { text: Cow::Borrowed("$"), context: false, segments: Vec::new() }
     }
 
     /// Whether this path reads the context object (`$$…`).
@@ -146,7 +148,7 @@ impl ReferencePath {
         let mut node = root;
         for segment in &self.segments {
             node = match (segment, node) {
-                (Segment::Field(name), Value::Object(map)) => map.get(name)?,
+                (Segment::Field(name), Value::Object(map)) => crate::validate::field(map, name)?,
                 (Segment::Index(i), Value::Array(items)) => items.get(*i)?,
                 (Segment::IndexFromEnd(k), Value::Array(items)) => items.get(items.len().checked_sub(*k)?)?,
                 _ => return None,
@@ -223,7 +225,7 @@ fn select<'v>(segments: &[Segment], node: &'v Value, root: &'v Value, out: &mut 
 fn step<'v>(segment: &Segment, node: &'v Value, root: &'v Value, each: &mut dyn FnMut(&'v Value)) {
     match segment {
         Segment::Field(name) => {
-            if let Some(v) = node.as_object().and_then(|m| m.get(name)) {
+            if let Some(v) = node.as_object().and_then(|m| crate::validate::field(m, name)) {
                 each(v);
             }
         }

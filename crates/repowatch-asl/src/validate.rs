@@ -26,6 +26,14 @@ pub(crate) fn pointer_join(base: &str, token: &str) -> String {
     out
 }
 
+/// A field of a JSON object. The objects of a definition and most payloads
+/// are small, and a parser asks for every optional field, most of them
+/// absent: comparing the keys is several times cheaper than hashing the name
+/// (serde_json's map hashes with SipHash) for an object of up to 16 fields.
+pub(crate) fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= 16 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
+}
+
 /// Collects problems while a definition is parsed.
 #[derive(Debug, Default)]
 pub(crate) struct Problems {
@@ -64,11 +72,11 @@ impl<'v> Obj<'v, '_> {
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&'v Value> {
-        self.map.get(key)
+        field(self.map, key)
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {
-        self.map.contains_key(key)
+        field(self.map, key).is_some()
     }
 
     /// Report every field not in `allowed` (fields the next version will

@@ -113,7 +113,7 @@ impl Operand {
             Operand::Current(s) => (s, item),
             Operand::Root(s) => (s, root),
         };
-        let path = ReferencePath { text: String::new(), context: false, segments: segments.clone() };
+        let path = ReferencePath { text: std::borrow::Cow::Borrowed(""), context: false, segments: segments.clone() };
         if path.is_definite() { path.resolve(base).cloned() } else { path.query(base) }
     }
 }
