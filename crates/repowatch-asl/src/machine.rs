@@ -8,7 +8,7 @@ use crate::error::DefinitionError;
 use crate::states::{State, parse_state};
 use crate::validate::{MISSING, Obj, Problems, field, pointer_join};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// Where a machine sits, which decides the fields it may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +18,38 @@ pub(crate) enum MachineKind {
     Branch,
 }
 
+/// Up to this many states, a state is found by comparing names rather than
+/// hashing one (see `validate::field`).
+const SCAN_LIMIT: usize = 16;
+
+/// Finds a state's position among a machine's raw states.
+struct Positions<'v> {
+    names: Vec<&'v str>,
+    /// Only past `SCAN_LIMIT` states.
+    index: Option<HashMap<&'v str, usize>>,
+}
+
+impl<'v> Positions<'v> {
+    fn new(states: &'v serde_json::Map<String, Value>) -> Self {
+        let names: Vec<&str> = states.keys().map(String::as_str).collect();
+        let index = (names.len() > SCAN_LIMIT).then(|| names.iter().enumerate().map(|(i, n)| (*n, i)).collect());
+        Positions { names, index }
+    }
+
+    fn of(&self, name: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.names.iter().position(|n| *n == name),
+        }
+    }
+}
+
 /// A set of states with a start state.
 #[derive(Debug, Clone)]
 pub(crate) struct Machine {
     pub start_at: String,
     pub states: Vec<(String, State)>,
+    /// Name to position, for machines too large to scan (`SCAN_LIMIT`).
     index: HashMap<String, usize>,
 }
 
@@ -33,7 +60,7 @@ impl Machine {
 
     pub(crate) fn get(&self, name: &str) -> Option<(&str, &State)> {
         // Comparing a few names is cheaper than hashing one (see `validate::field`).
-        let (n, s) = if self.states.len() <= 16 {
+        let (n, s) = if self.states.len() <= SCAN_LIMIT {
             self.states.iter().find(|(n, _)| n == name)?
         } else {
             self.states.get(*self.index.get(name)?)?
@@ -149,47 +176,44 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
         }
     };
     let raw_states = raw_states?;
-    let mut machine = Machine {
-        start_at: String::new(),
-        states: Vec::with_capacity(raw_states.len()),
-        index: HashMap::with_capacity(raw_states.len()),
-    };
-    let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut machine =
+        Machine { start_at: String::new(), states: Vec::with_capacity(raw_states.len()), index: HashMap::new() };
+    // Transitions by position in `raw_states`, for the reachability check.
+    let positions = Positions::new(raw_states);
+    let mut edges: Vec<Vec<usize>> = Vec::with_capacity(raw_states.len());
     for (name, raw) in raw_states {
         let state_ptr = pointer_join(&states_ptr, name);
         if name.is_empty() || name.chars().count() > 80 {
             p.add(state_ptr.clone(), "a state name must be 1 to 80 characters long");
         }
+        let mut targets = Vec::new();
         for (target, at) in raw_targets(raw) {
-            if !raw_states.contains_key(target) {
-                p.add(at.pointer(&state_ptr), format!("refers to unknown state `{target}`"));
+            match positions.of(target) {
+                Some(i) => targets.push(i),
+                None => p.add(at.pointer(&state_ptr), format!("refers to unknown state `{target}`")),
             }
-            edges.entry(name.as_str()).or_default().push(target);
         }
+        edges.push(targets);
         if let Some(state) = parse_state(raw, &state_ptr, p) {
-            machine.index.insert(name.clone(), machine.states.len());
+            if raw_states.len() > SCAN_LIMIT {
+                machine.index.insert(name.clone(), machine.states.len());
+            }
             machine.states.push((name.clone(), state));
         }
     }
     if let Some(start) = start_at {
-        if raw_states.contains_key(start) {
+        if let Some(first) = positions.of(start) {
             // Reachability from StartAt (States Language: Transitions — every state must be reachable).
-            let mut seen: HashSet<&str> = HashSet::new();
-            let mut queue = VecDeque::from([start]);
-            while let Some(name) = queue.pop_front() {
-                if !seen.insert(name) {
+            let mut seen = vec![false; raw_states.len()];
+            let mut queue = VecDeque::from([first]);
+            while let Some(i) = queue.pop_front() {
+                if std::mem::replace(&mut seen[i], true) {
                     continue;
                 }
-                for target in edges.get(name).into_iter().flatten() {
-                    if raw_states.contains_key(*target) && !seen.contains(target) {
-                        queue.push_back(target);
-                    }
-                }
+                queue.extend(edges[i].iter().copied().filter(|&t| !seen[t]));
             }
-            for name in raw_states.keys() {
-                if !seen.contains(name.as_str()) {
-                    p.add(pointer_join(&states_ptr, name), "state is unreachable from `StartAt`");
-                }
+            for (name, _) in raw_states.iter().zip(&seen).filter(|(_, seen)| !**seen).map(|(state, _)| state) {
+                p.add(pointer_join(&states_ptr, name), "state is unreachable from `StartAt`");
             }
         } else {
             p.add(obj.at("StartAt"), format!("refers to unknown state `{start}`"));
@@ -288,6 +312,50 @@ mod tests {
         let m = StateMachine::from_value(&def).unwrap();
         assert_eq!(m.state_names().collect::<Vec<_>>(), ["T", "H", "C", "D", "E"], "declaration order");
         assert_eq!(m.task_resources(), ["r"]);
+    }
+
+    /// A chain `S0 → S1 → … → S{n-1}` of Pass states, each adding its index under its name.
+    fn chain(n: usize) -> serde_json::Map<String, Value> {
+        (0..n)
+            .map(|i| {
+                let mut state = json!({"Type": "Pass", "Result": i, "ResultPath": format!("$.S{i}")});
+                state["Next"] = if i + 1 < n { json!(format!("S{}", i + 1)) } else { Value::Null };
+                if i + 1 == n {
+                    state.as_object_mut().map(|m| m.remove("Next"));
+                    state["End"] = json!(true);
+                }
+                (format!("S{i}"), state)
+            })
+            .collect()
+    }
+
+    // Machines past SCAN_LIMIT find states through the index; small ones by
+    // comparing names. Both must give the same machine and the same problems.
+    #[test]
+    fn large_and_small_machines_find_their_states() {
+        for n in [3, SCAN_LIMIT, SCAN_LIMIT + 1, 40] {
+            let def = json!({"StartAt": "S0", "States": chain(n)});
+            let m = StateMachine::from_value(&def).unwrap();
+            assert_eq!(m.state_names().count(), n);
+            let last = format!("S{}", n - 1);
+            assert_eq!(m.root.get(&last).map(|(name, _)| name), Some(last.as_str()), "{n} states");
+            assert!(m.root.get("S-missing").is_none());
+
+            let mut states = chain(n);
+            states.insert("Orphan".into(), json!({"Type": "Succeed"}));
+            states["S1"]["Next"] = json!("Nowhere");
+            let got: Vec<String> =
+                crate::validate(&json!({"StartAt": "S0", "States": states})).iter().map(ToString::to_string).collect();
+            let mut want = vec![
+                "/States/Orphan: state is unreachable from `StartAt`".to_string(),
+                "/States/S1/Next: refers to unknown state `Nowhere`".to_string(),
+            ];
+            // S2… are cut off by the broken link.
+            want.extend((2..n).map(|i| format!("/States/S{i}: state is unreachable from `StartAt`")));
+            // Problems come sorted by pointer.
+            want.sort_by(|a, b| a.split(": ").next().cmp(&b.split(": ").next()));
+            assert_eq!(got, want, "{n} states");
+        }
     }
 
     // AWS Step Functions: a DISTRIBUTED Map without ItemReader is accepted (run as plain iteration);

@@ -240,6 +240,19 @@ pub fn validate(definition: &Value) -> Vec<ValidationProblem> {
 mod tests {
     use super::*;
 
+    // Objects up to 16 fields are scanned, larger ones hashed: the same answers.
+    #[test]
+    fn field_finds_keys_in_small_and_large_objects() {
+        for n in [0, 1, 16, 17, 100] {
+            let map: Map<String, Value> = (0..n).map(|i| (format!("k{i}"), Value::from(i))).collect();
+            for i in 0..n {
+                assert_eq!(field(&map, &format!("k{i}")), Some(&Value::from(i)), "{n} fields");
+            }
+            assert_eq!(field(&map, "k"), None);
+            assert_eq!(field(&map, &format!("k{n}")), None);
+        }
+    }
+
     // RFC 6901 escaping of state names in pointers.
     #[test]
     fn pointer_escapes() {

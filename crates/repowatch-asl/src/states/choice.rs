@@ -178,11 +178,14 @@ fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<
         None
     };
     let combinators: Vec<&str> = ["And", "Or", "Not"].into_iter().filter(|k| obj.has(k)).collect();
-    let operators: Vec<&String> = map.keys().filter(|k| is_operator(k)).collect();
+    let mut operators: Vec<&String> = Vec::with_capacity(1);
     for key in map.keys() {
-        let known = is_operator(key)
-            || matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment" | "Next")
-            || (top && key == "Assign");
+        if is_operator(key) {
+            operators.push(key);
+            continue;
+        }
+        let known =
+            matches!(key.as_str(), "And" | "Or" | "Not" | "Variable" | "Comment" | "Next") || (top && key == "Assign");
         if !known {
             p.add(obj.at(key), "unknown field in a choice rule");
         }
