@@ -130,16 +130,15 @@ impl Template {
     }
 }
 
-/// Facts about the running execution, shared by every state. What only the
-/// context object (`$$`) shows is made when a state first reads `$$`, not for
+/// Facts about the running execution, shared by every state. The ARNs only
+/// the context object (`$$`) shows are made when a state reads `$$`, not for
 /// every execution: most never read it.
 #[derive(Debug, Clone)]
 pub(crate) struct ExecutionInfo {
     pub name: String,
-    /// The execution input as JSON text (the history records it anyway).
-    pub input_text: String,
-    /// `input_text` parsed, on first use.
-    pub input: OnceLock<Value>,
+    /// `$$.Execution.Input`. A copy, not the history's JSON text parsed back:
+    /// serde_json's default float parsing does not promise the same `f64`.
+    pub input: Value,
     pub start_time: Timestamp,
     pub state_machine_name: String,
     pub region: String,
@@ -150,12 +149,6 @@ pub(crate) struct ExecutionInfo {
 }
 
 impl ExecutionInfo {
-    /// `$$.Execution.Input`: the execution's input as it was given.
-    pub(crate) fn input(&self) -> &Value {
-        // The text was serialized from a `Value`, so it parses back to the same value.
-        self.input.get_or_init(|| serde_json::from_str(&self.input_text).unwrap_or(Value::Null))
-    }
-
     /// `$$.StateMachine.Id`.
     pub(crate) fn state_machine_id(&self) -> String {
         format!("arn:aws:states:{}:{}:stateMachine:{}", self.region, self.account_id, self.state_machine_name)
@@ -251,7 +244,7 @@ impl<'a> ContextObject<'a> {
             let e = self.execution;
             let mut execution = json!({
                 "Id": e.id(),
-                "Input": e.input(),
+                "Input": e.input,
                 "Name": e.name,
                 "RoleArn": e.role_arn,
                 "StartTime": e.start_time.to_string(),
@@ -361,8 +354,7 @@ pub(crate) fn check_serialized_size(bytes: usize, state: &str) -> Result<(), Sta
 pub(crate) fn test_info() -> ExecutionInfo {
     ExecutionInfo {
         name: "run-1".into(),
-        input_text: r#"{"orig":true}"#.into(),
-        input: OnceLock::new(),
+        input: json!({"orig": true}),
         start_time: Timestamp::UNIX_EPOCH,
         state_machine_name: "sm".into(),
         region: "us-east-1".into(),

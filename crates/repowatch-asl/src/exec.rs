@@ -24,8 +24,8 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// What a Task's resource returned when it failed.
@@ -215,8 +215,7 @@ pub async fn execute(
         express: options.execution_type == ExecutionType::Express,
         role_arn: options.role_arn,
         name: options.name,
-        input_text: input_text.clone(),
-        input: OnceLock::new(),
+        input: input.clone(),
         start_time: started_at,
         state_machine_name: options.state_machine_name,
         region: options.region,
