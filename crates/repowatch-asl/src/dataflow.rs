@@ -13,6 +13,7 @@ use crate::error::{
 };
 use crate::intrinsics;
 use crate::path::ReferencePath;
+use crate::validate::Ptr;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -40,7 +41,7 @@ pub(crate) enum Template {
 
 impl Template {
     /// Parse a template; problems are reported as (relative pointer tokens, message).
-    pub(crate) fn parse(value: &Value, pointer: &str, problems: &mut Vec<(String, String)>) -> Template {
+    pub(crate) fn parse(value: &Value, pointer: Ptr<'_>, problems: &mut Vec<(String, String)>) -> Template {
         // Most of a payload is literal: copy it whole, without walking it field
         // by field or making a pointer for each field.
         if !has_dynamic_field(value) {
@@ -54,11 +55,11 @@ impl Template {
                         fields.push((key.clone(), Template::Literal(field.clone())));
                         continue;
                     }
-                    let field_pointer = crate::validate::pointer_join(pointer, key);
+                    let field_pointer = pointer.key(key);
                     if let Some(name) = key.strip_suffix(".$") {
                         let Some(expr) = field.as_str() else {
                             problems.push((
-                                field_pointer,
+                                field_pointer.into(),
                                 "the value of a `.$` field must be a string (a path or an intrinsic call)".to_string(),
                             ));
                             continue;
@@ -68,16 +69,16 @@ impl Template {
                             // time, as AWS does when a definition is created.
                             match intrinsics::check(expr) {
                                 Ok(()) => fields.push((name.to_string(), Template::Intrinsic(expr.to_string()))),
-                                Err(why) => problems.push((field_pointer, why)),
+                                Err(why) => problems.push((field_pointer.into(), why)),
                             }
                         } else {
                             match DataPath::parse(expr) {
                                 Ok(path) => fields.push((name.to_string(), Template::Path(path))),
-                                Err(why) => problems.push((field_pointer, why)),
+                                Err(why) => problems.push((field_pointer.into(), why)),
                             }
                         }
                     } else {
-                        fields.push((key.clone(), Template::parse(field, &field_pointer, problems)));
+                        fields.push((key.clone(), Template::parse(field, field_pointer, problems)));
                     }
                 }
                 if fields.iter().all(|(_, t)| matches!(t, Template::Literal(_))) && fields.len() == map.len() {
@@ -90,7 +91,7 @@ impl Template {
                 let parsed: Vec<Template> = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| Template::parse(item, &format!("{pointer}/{i}"), problems))
+                    .map(|(i, item)| Template::parse(item, pointer.index(i), problems))
                     .collect();
                 if parsed.iter().all(|t| matches!(t, Template::Literal(_))) {
                     Template::Literal(value.clone())
@@ -374,7 +375,7 @@ mod tests {
 
     fn template(v: Value) -> Template {
         let mut problems = Vec::new();
-        let t = Template::parse(&v, "/Parameters", &mut problems);
+        let t = Template::parse(&v, Ptr::Root.key("Parameters"), &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         t
     }
@@ -414,7 +415,7 @@ mod tests {
     #[test]
     fn template_parse_problems() {
         let mut problems = Vec::new();
-        Template::parse(&json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$.e["}}), "/P", &mut problems);
+        Template::parse(&json!({"a.$": 3, "b.$": "x", "c": {"d.$": "$.e["}}), Ptr::Root.key("P"), &mut problems);
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(problems[0].0, "/P/a.$");
         assert_eq!(problems[2].0, "/P/c/d.$");

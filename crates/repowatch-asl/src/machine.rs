@@ -6,7 +6,7 @@
 
 use crate::error::DefinitionError;
 use crate::states::{State, parse_state};
-use crate::validate::{MISSING, Obj, Problems, field, pointer_join};
+use crate::validate::{MISSING, Obj, Problems, Ptr, field};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 
@@ -85,13 +85,11 @@ enum TargetField {
 }
 
 impl TargetField {
-    fn pointer(self, state_ptr: &str) -> String {
+    fn pointer(self, state_ptr: Ptr<'_>) -> String {
         match self {
-            TargetField::Next => pointer_join(state_ptr, "Next"),
-            TargetField::Default => pointer_join(state_ptr, "Default"),
-            TargetField::Item(list, i) => {
-                pointer_join(&pointer_join(&pointer_join(state_ptr, list), &i.to_string()), "Next")
-            }
+            TargetField::Next => state_ptr.key("Next").into(),
+            TargetField::Default => state_ptr.key("Default").into(),
+            TargetField::Item(list, i) => state_ptr.key(list).index(i).key("Next").into(),
         }
     }
 }
@@ -120,7 +118,7 @@ fn raw_targets<'v>(state: &'v Value) -> Vec<(&'v str, TargetField)> {
 }
 
 /// Parse a machine object (`{"StartAt", "States", …}`) found at `ptr`.
-pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: MachineKind) -> Option<Machine> {
+pub(crate) fn parse_machine(value: &Value, ptr: Ptr<'_>, p: &mut Problems, kind: MachineKind) -> Option<Machine> {
     let Value::Object(map) = value else {
         p.add(
             ptr,
@@ -142,10 +140,10 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
     if kind == MachineKind::ItemProcessor
         && let Some(config) = obj.get("ProcessorConfig")
     {
-        let config_ptr = obj.at("ProcessorConfig");
+        let config_ptr = obj.ptr.key("ProcessorConfig");
         match config {
             Value::Object(cfg) => {
-                let c = Obj { map: cfg, ptr: &config_ptr };
+                let c = Obj { map: cfg, ptr: config_ptr };
                 c.allow(p, &["Mode", "ExecutionType"], "`ProcessorConfig`");
                 // A DISTRIBUTED Map without ItemReader runs its items like an inline one.
                 match c.opt_str(p, "Mode") {
@@ -163,15 +161,15 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
         }
     }
     let start_at = obj.req_str(p, "StartAt");
-    let states_ptr = obj.at("States");
+    let states_ptr = obj.ptr.key("States");
     let raw_states = match obj.get("States") {
         None => {
-            p.add(states_ptr.clone(), MISSING);
+            p.add(states_ptr, MISSING);
             None
         }
         Some(Value::Object(states)) if !states.is_empty() => Some(states),
         Some(_) => {
-            p.add(states_ptr.clone(), "must be a non-empty JSON object of states");
+            p.add(states_ptr, "must be a non-empty JSON object of states");
             None
         }
     };
@@ -182,19 +180,19 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
     let positions = Positions::new(raw_states);
     let mut edges: Vec<Vec<usize>> = Vec::with_capacity(raw_states.len());
     for (name, raw) in raw_states {
-        let state_ptr = pointer_join(&states_ptr, name);
+        let state_ptr = states_ptr.key(name);
         if name.is_empty() || name.chars().count() > 80 {
-            p.add(state_ptr.clone(), "a state name must be 1 to 80 characters long");
+            p.add(state_ptr, "a state name must be 1 to 80 characters long");
         }
         let mut targets = Vec::new();
         for (target, at) in raw_targets(raw) {
             match positions.of(target) {
                 Some(i) => targets.push(i),
-                None => p.add(at.pointer(&state_ptr), format!("refers to unknown state `{target}`")),
+                None => p.add(at.pointer(state_ptr), format!("refers to unknown state `{target}`")),
             }
         }
         edges.push(targets);
-        if let Some(state) = parse_state(raw, &state_ptr, p) {
+        if let Some(state) = parse_state(raw, state_ptr, p) {
             if raw_states.len() > SCAN_LIMIT {
                 machine.index.insert(name.clone(), machine.states.len());
             }
@@ -213,7 +211,7 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
                 queue.extend(edges[i].iter().copied().filter(|&t| !seen[t]));
             }
             for (name, _) in raw_states.iter().zip(&seen).filter(|(_, seen)| !**seen).map(|(state, _)| state) {
-                p.add(pointer_join(&states_ptr, name), "state is unreachable from `StartAt`");
+                p.add(states_ptr.key(name), "state is unreachable from `StartAt`");
             }
         } else {
             p.add(obj.at("StartAt"), format!("refers to unknown state `{start}`"));
@@ -225,9 +223,9 @@ pub(crate) fn parse_machine(value: &Value, ptr: &str, p: &mut Problems, kind: Ma
 
 /// Parse a whole definition; the top-level `TimeoutSeconds` comes back beside the machine.
 pub(crate) fn parse_root(value: &Value, p: &mut Problems) -> Option<(Machine, Option<u64>)> {
-    let machine = parse_machine(value, "", p, MachineKind::Root)?;
+    let machine = parse_machine(value, Ptr::Root, p, MachineKind::Root)?;
     let map = value.as_object()?;
-    let obj = Obj { map, ptr: "" };
+    let obj = Obj { map, ptr: Ptr::Root };
     let timeout = obj.opt_uint(p, "TimeoutSeconds", 1);
     if let Some(lang) = obj.get("QueryLanguage")
         && lang != "JSONPath"

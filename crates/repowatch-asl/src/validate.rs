@@ -12,9 +12,7 @@ use crate::path::ReferencePath;
 use serde_json::{Map, Value};
 
 /// Append one RFC 6901 reference token to a pointer (escaping `~` and `/`).
-pub(crate) fn pointer_join(base: &str, token: &str) -> String {
-    let mut out = String::with_capacity(base.len() + token.len() + 1);
-    out.push_str(base);
+fn push_token(out: &mut String, token: &str) {
     out.push('/');
     for c in token.chars() {
         match c {
@@ -23,7 +21,6 @@ pub(crate) fn pointer_join(base: &str, token: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// A field of a JSON object. The objects of a definition and most payloads
@@ -32,6 +29,51 @@ pub(crate) fn pointer_join(base: &str, token: &str) -> String {
 /// (serde_json's map hashes with SipHash) for an object of up to 16 fields.
 pub(crate) fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
     if map.len() <= 16 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
+}
+
+/// Where a value sits in a definition. Its RFC 6901 pointer text is made
+/// only when a problem is reported there: parsing a valid definition makes
+/// none (it used to make one string per state and per field parsed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ptr<'a> {
+    Root,
+    Key(&'a Ptr<'a>, &'a str),
+    Index(&'a Ptr<'a>, usize),
+}
+
+impl<'a> Ptr<'a> {
+    /// The member `key` of the object here.
+    pub(crate) fn key(&'a self, key: &'a str) -> Ptr<'a> {
+        Ptr::Key(self, key)
+    }
+
+    /// Item `i` of the array here.
+    pub(crate) fn index(&'a self, i: usize) -> Ptr<'a> {
+        Ptr::Index(self, i)
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Ptr::Root => {}
+            Ptr::Key(parent, key) => {
+                parent.write(out);
+                push_token(out, key);
+            }
+            Ptr::Index(parent, i) => {
+                parent.write(out);
+                out.push('/');
+                out.push_str(&i.to_string());
+            }
+        }
+    }
+}
+
+impl From<Ptr<'_>> for String {
+    fn from(ptr: Ptr<'_>) -> String {
+        let mut out = String::new();
+        ptr.write(&mut out);
+        out
+    }
 }
 
 /// Collects problems while a definition is parsed.
@@ -57,18 +99,35 @@ impl Problems {
     }
 }
 
+/// The fields an object may have, for [`Obj::allow`].
+pub(crate) trait Allowed {
+    fn allows(&self, key: &str) -> bool;
+}
+
+impl Allowed for [&str] {
+    fn allows(&self, key: &str) -> bool {
+        self.contains(&key)
+    }
+}
+
+impl<const N: usize> Allowed for [&str; N] {
+    fn allows(&self, key: &str) -> bool {
+        self.contains(&key)
+    }
+}
+
 /// A JSON object being parsed, with its pointer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Obj<'v, 'p> {
     pub map: &'v Map<String, Value>,
-    pub ptr: &'p str,
+    pub ptr: Ptr<'p>,
 }
 
 pub(crate) const MISSING: &str = "required field is missing";
 
 impl<'v> Obj<'v, '_> {
     pub(crate) fn at(&self, key: &str) -> String {
-        pointer_join(self.ptr, key)
+        self.ptr.key(key).into()
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<&'v Value> {
@@ -81,9 +140,9 @@ impl<'v> Obj<'v, '_> {
 
     /// Report every field not in `allowed` (fields the next version will
     /// support get their own message).
-    pub(crate) fn allow(&self, p: &mut Problems, allowed: &[&str], what: &str) {
+    pub(crate) fn allow(&self, p: &mut Problems, allowed: &(impl Allowed + ?Sized), what: &str) {
         for key in self.map.keys() {
-            if allowed.contains(&key.as_str()) {
+            if allowed.allows(key) {
                 continue;
             }
             let message = match key.as_str() {
@@ -210,7 +269,7 @@ impl<'v> Obj<'v, '_> {
             return None;
         }
         let mut found = Vec::new();
-        let template = Template::parse(value, &self.at(key), &mut found);
+        let template = Template::parse(value, self.ptr.key(key), &mut found);
         for (pointer, message) in found {
             p.add(pointer, message);
         }
@@ -256,7 +315,10 @@ mod tests {
     // RFC 6901 escaping of state names in pointers.
     #[test]
     fn pointer_escapes() {
-        assert_eq!(pointer_join("/States", "a/b~c"), "/States/a~1b~0c");
-        assert_eq!(pointer_join("", "StartAt"), "/StartAt");
+        let states = Ptr::Root.key("States");
+        assert_eq!(String::from(states.key("a/b~c")), "/States/a~1b~0c");
+        assert_eq!(String::from(Ptr::Root.key("StartAt")), "/StartAt");
+        assert_eq!(String::from(states.key("P").key("Branches").index(2)), "/States/P/Branches/2");
+        assert_eq!(String::from(Ptr::Root), "");
     }
 }

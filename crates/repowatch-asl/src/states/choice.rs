@@ -4,7 +4,7 @@ use super::{DataFlow, allowed};
 use crate::dataflow::{ContextObject, Template};
 use crate::datapath::DataPath;
 use crate::error::StatesError;
-use crate::validate::{MISSING, Obj, Problems, pointer_join};
+use crate::validate::{MISSING, Obj, Problems, Ptr};
 use jiff::Timestamp;
 use serde_json::Value;
 use std::cmp::Ordering;
@@ -75,16 +75,16 @@ pub(crate) struct Choice {
 impl Choice {
     pub(crate) fn parse(obj: Obj<'_, '_>, p: &mut Problems) -> Choice {
         obj.allow(p, &allowed(&["Choices", "Default", "InputPath", "OutputPath", "Assign"]), "a Choice state");
-        let ptr = obj.at("Choices");
+        let ptr = obj.ptr.key("Choices");
         let mut choices = Vec::new();
         match obj.get("Choices") {
             None => p.add(ptr, MISSING),
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
-                    let rule_ptr = pointer_join(&ptr, &i.to_string());
-                    let (rule, next) = parse_rule(item, &rule_ptr, p, true);
+                    let rule_ptr = ptr.index(i);
+                    let (rule, next) = parse_rule(item, rule_ptr, p, true);
                     let assign = match item {
-                        Value::Object(map) => Obj { map, ptr: &rule_ptr }.template(p, "Assign", true),
+                        Value::Object(map) => Obj { map, ptr: rule_ptr }.template(p, "Assign", true),
                         _ => None,
                     };
                     if let (Some(rule), Some(next)) = (rule, next) {
@@ -163,7 +163,7 @@ fn is_operator(key: &str) -> bool {
 }
 
 /// Parse one rule; returns the rule and (top level) its `Next`.
-fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<Rule>, Option<String>) {
+fn parse_rule(value: &Value, ptr: Ptr<'_>, p: &mut Problems, top: bool) -> (Option<Rule>, Option<String>) {
     let Value::Object(map) = value else {
         p.add(ptr, "a choice rule must be a JSON object");
         return (None, None);
@@ -198,15 +198,12 @@ fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<
         if obj.has("Variable") {
             p.add(obj.at("Variable"), format!("`Variable` is not allowed beside `{combinator}`"));
         }
-        let sub_ptr = obj.at(combinator);
+        let sub_ptr = obj.ptr.key(combinator);
         let rule = match (combinator, obj.get(combinator)) {
-            ("Not", Some(inner)) => parse_rule(inner, &sub_ptr, p, false).0.map(|r| Rule::Not(Box::new(r))),
+            ("Not", Some(inner)) => parse_rule(inner, sub_ptr, p, false).0.map(|r| Rule::Not(Box::new(r))),
             (_, Some(Value::Array(items))) if !items.is_empty() => {
-                let rules: Vec<Option<Rule>> = items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| parse_rule(item, &pointer_join(&sub_ptr, &i.to_string()), p, false).0)
-                    .collect();
+                let rules: Vec<Option<Rule>> =
+                    items.iter().enumerate().map(|(i, item)| parse_rule(item, sub_ptr.index(i), p, false).0).collect();
                 let rules: Option<Vec<Rule>> = rules.into_iter().collect();
                 rules.map(|r| if combinator == "And" { Rule::And(r) } else { Rule::Or(r) })
             }
@@ -227,7 +224,7 @@ fn parse_rule(value: &Value, ptr: &str, p: &mut Problems, top: bool) -> (Option<
 
 fn parse_test(obj: Obj<'_, '_>, op: &str, p: &mut Problems) -> Option<Test> {
     let value = obj.get(op)?;
-    let at = obj.at(op);
+    let at = obj.ptr.key(op);
     let is_path = op.ends_with("Path") && op != "StringMatches";
     let operand = if is_path {
         match value.as_str().map(DataPath::parse) {
@@ -428,7 +425,7 @@ mod tests {
 
     fn rule(v: Value) -> Rule {
         let mut p = Problems::default();
-        let (r, _) = parse_rule(&v, "/r", &mut p, false);
+        let (r, _) = parse_rule(&v, Ptr::Root.key("r"), &mut p, false);
         assert!(p.is_empty(), "{:?}", p.into_sorted());
         r.unwrap()
     }
@@ -501,7 +498,8 @@ mod tests {
     #[test]
     fn rule_problems() {
         let mut p = Problems::default();
-        let _ = parse_rule(&json!({"Variable": "$.a", "StringEquals": 3, "Bogus": 1}), "/r", &mut p, true);
+        let _ =
+            parse_rule(&json!({"Variable": "$.a", "StringEquals": 3, "Bogus": 1}), Ptr::Root.key("r"), &mut p, true);
         let got: Vec<String> = p.into_sorted().iter().map(ToString::to_string).collect();
         assert_eq!(
             got,

@@ -67,12 +67,12 @@ fn tolerance(obj: Obj<'_, '_>, p: &mut Problems, key: &str, max: Option<f64>) ->
 
 fn item_batcher(obj: Obj<'_, '_>, p: &mut Problems) -> Option<ItemBatcher> {
     let value = obj.get("ItemBatcher")?;
-    let ptr = obj.at("ItemBatcher");
+    let ptr = obj.ptr.key("ItemBatcher");
     let Value::Object(map) = value else {
         p.add(ptr, "must be a JSON object");
         return None;
     };
-    let b = Obj { map, ptr: &ptr };
+    let b = Obj { map, ptr };
     b.allow(
         p,
         &[
@@ -137,7 +137,7 @@ impl MapState {
         };
         let processor = obj
             .get(processor_key)
-            .and_then(|v| parse_machine(v, &obj.at(processor_key), p, MachineKind::ItemProcessor))
+            .and_then(|v| parse_machine(v, obj.ptr.key(processor_key), p, MachineKind::ItemProcessor))
             .unwrap_or_else(Machine::empty);
         if obj.has("ItemSelector") && obj.has("Parameters") {
             p.add(obj.ptr, "`ItemSelector` and `Parameters` are mutually exclusive");

@@ -17,7 +17,7 @@ use crate::dataflow::Template;
 use crate::datapath::DataPath;
 use crate::path::ReferencePath;
 use crate::states::retry::ErrorHandling;
-use crate::validate::{MISSING, Obj, Problems};
+use crate::validate::{Allowed, MISSING, Obj, Problems, Ptr};
 use serde_json::Value;
 
 /// Where a state goes when it is done (States Language: Transitions).
@@ -148,7 +148,7 @@ impl State {
 }
 
 /// Parse one state object found at `ptr`.
-pub(crate) fn parse_state(value: &Value, ptr: &str, p: &mut Problems) -> Option<State> {
+pub(crate) fn parse_state(value: &Value, ptr: Ptr<'_>, p: &mut Problems) -> Option<State> {
     let Value::Object(map) = value else {
         p.add(ptr, "a state must be a JSON object");
         return None;
@@ -187,7 +187,16 @@ pub(crate) fn parse_state(value: &Value, ptr: &str, p: &mut Problems) -> Option<
 /// Fields every state may have.
 pub(crate) const COMMON_FIELDS: [&str; 3] = ["Type", "Comment", "QueryLanguage"];
 
+/// `COMMON_FIELDS` plus a state type's own fields.
+pub(crate) struct StateFields(&'static [&'static str]);
+
+impl Allowed for StateFields {
+    fn allows(&self, key: &str) -> bool {
+        COMMON_FIELDS.contains(&key) || self.0.contains(&key)
+    }
+}
+
 /// `COMMON_FIELDS` plus `extra`, for [`Obj::allow`].
-pub(crate) fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
-    COMMON_FIELDS.iter().chain(extra.iter()).copied().collect()
+pub(crate) fn allowed(extra: &'static [&'static str]) -> StateFields {
+    StateFields(extra)
 }

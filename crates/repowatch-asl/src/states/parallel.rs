@@ -3,7 +3,7 @@
 use super::retry::ErrorHandling;
 use super::{DataFlow, Transition, allowed};
 use crate::machine::{Machine, MachineKind, parse_machine};
-use crate::validate::{MISSING, Obj, Problems, pointer_join};
+use crate::validate::{MISSING, Obj, Problems};
 use serde_json::Value;
 
 /// Runs every branch on the same input, concurrently; the result is the array of branch outputs.
@@ -34,13 +34,13 @@ impl Parallel {
             ]),
             "a Parallel state",
         );
-        let ptr = obj.at("Branches");
+        let ptr = obj.ptr.key("Branches");
         let mut branches = Vec::new();
         match obj.get("Branches") {
             None => p.add(ptr, MISSING),
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, item) in items.iter().enumerate() {
-                    if let Some(m) = parse_machine(item, &pointer_join(&ptr, &i.to_string()), p, MachineKind::Branch) {
+                    if let Some(m) = parse_machine(item, ptr.index(i), p, MachineKind::Branch) {
                         branches.push(m);
                     }
                 }

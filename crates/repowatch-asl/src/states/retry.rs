@@ -4,7 +4,7 @@
 use crate::dataflow::Template;
 use crate::error::STATES_ALL;
 use crate::path::ReferencePath;
-use crate::validate::{MISSING, Obj, Problems, pointer_join};
+use crate::validate::{MISSING, Obj, Problems};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -67,19 +67,19 @@ impl ErrorHandling {
         let mut handling = ErrorHandling::default();
         for (key, is_retry) in [("Retry", true), ("Catch", false)] {
             let Some(value) = obj.get(key) else { continue };
-            let list_ptr = obj.at(key);
+            let list_ptr = obj.ptr.key(key);
             let Value::Array(items) = value else {
                 p.add(list_ptr, "must be an array");
                 continue;
             };
             let last = items.len().saturating_sub(1);
             for (i, item) in items.iter().enumerate() {
-                let ptr = pointer_join(&list_ptr, &i.to_string());
+                let ptr = list_ptr.index(i);
                 let Value::Object(map) = item else {
                     p.add(ptr, "must be a JSON object");
                     continue;
                 };
-                let entry = Obj { map, ptr: &ptr };
+                let entry = Obj { map, ptr };
                 let error_equals =
                     parse_error_equals(entry, p, i == last, if is_retry { "retrier" } else { "catcher" });
                 if is_retry {
@@ -129,7 +129,7 @@ impl ErrorHandling {
 }
 
 fn parse_error_equals(entry: Obj<'_, '_>, p: &mut Problems, is_last: bool, what: &str) -> Vec<String> {
-    let ptr = entry.at("ErrorEquals");
+    let ptr = entry.ptr.key("ErrorEquals");
     let Some(value) = entry.get("ErrorEquals") else {
         p.add(ptr, MISSING);
         return Vec::new();
@@ -140,7 +140,7 @@ fn parse_error_equals(entry: Obj<'_, '_>, p: &mut Problems, is_last: bool, what:
         Some(names) if !names.is_empty() => {
             if names.iter().any(|n| n == STATES_ALL) {
                 if names.len() > 1 {
-                    p.add(ptr.clone(), "`States.ALL` must appear alone in `ErrorEquals`");
+                    p.add(ptr, "`States.ALL` must appear alone in `ErrorEquals`");
                 }
                 if !is_last {
                     p.add(ptr, format!("a {what} with `States.ALL` must be the last one"));
