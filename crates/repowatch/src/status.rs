@@ -99,7 +99,9 @@ pub struct DatasourceView {
 #[derive(Debug, Clone, Serialize)]
 pub struct LastCheck {
     pub at: Timestamp,
-    /// `baseline`, `changed`, `unchanged` or `error`.
+    /// `baseline`, `changed`, `unchanged` or `error`; `not listed` for a
+    /// datasource a run too big to list every outcome only counted (and
+    /// counted more than unchanged ones).
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -252,6 +254,7 @@ fn datasources(
         }
         let Some(summary) = summary else { continue };
         let at = run.finished_at.unwrap_or(run.started_at);
+        let listed: std::collections::BTreeSet<&str> = summary.datasources.iter().map(|o| o.id.as_str()).collect();
         for outcome in summary.datasources.iter().filter(|o| configured.contains(o.id.as_str())) {
             last.entry(outcome.id.to_string()).or_insert_with(|| LastCheck {
                 at,
@@ -263,6 +266,21 @@ fn datasources(
                 },
                 error: outcome.error.as_ref().map(|e| redact.apply(&format!("{}: {}", e.name, e.message))),
             });
+        }
+        // A run too big to list every outcome (more than ~1,500 datasources)
+        // lists the most telling ones and counts the rest: every datasource
+        // it checked and did not list has one of the counted outcomes, which
+        // is "unchanged" when that is all it counted. A datasource first seen
+        // after the run was not in it.
+        let o = &summary.omitted;
+        if !o.is_empty() {
+            let outcome = if o.changed == 0 && o.first_seen == 0 && o.errors == 0 { "unchanged" } else { "not listed" };
+            for d in &config.datasources {
+                let in_run = seen.get(d.id.as_str()).is_some_and(|s| s.first_seen_at <= at);
+                if in_run && !listed.contains(d.id.as_str()) {
+                    last.entry(d.id.to_string()).or_insert(LastCheck { at, outcome, error: None });
+                }
+            }
         }
     }
     config
@@ -408,6 +426,79 @@ mod tests {
         assert_eq!(duration(1_240), "1.2 s");
         assert_eq!(duration(184_000), "3 min 4 s");
         assert_eq!(duration(7_380_000), "2 h 3 min");
+    }
+
+    // A run past ~1,500 datasources lists its most telling outcomes and counts
+    // the rest (process_updates::bound_outcomes): the datasources it only
+    // counted were still checked in it.
+    #[test]
+    fn a_bounded_run_is_the_last_check_of_the_datasources_it_only_counted() {
+        let dir = std::path::Path::new("/srv");
+        let toml: String = ["a", "b", "c", "late"]
+            .iter()
+            .map(|id| format!("[[datasources]]\nid = \"{id}\"\npath = \".\"\ntargets = [\"t\"]\n"))
+            .chain(["[targets.t]\nkind = \"command\"\ncommand = [\"true\"]\n".to_string()])
+            .collect();
+        let config = crate::config::parse(&toml, &dir.join("repowatch.toml"), dir).unwrap();
+        let t = |hours: i64| Timestamp::from_second(1_800_000_000 + hours * 3600).unwrap();
+        let seen: Vec<SeenDatasource> = [("a", 0), ("b", 0), ("c", 0), ("late", 30)]
+            .into_iter()
+            .map(|(id, h)| SeenDatasource { id: id.parse_id(), first_seen_at: t(h), refs: vec![] })
+            .collect();
+        let run = |id: &str, h| RunRecord {
+            id: id.into(),
+            started_at: t(h),
+            finished_at: Some(t(h)),
+            status: "ok".into(),
+            summary: None,
+        };
+        let summary = |listed: serde_json::Value, omitted: serde_json::Value| -> Option<RunSummary> {
+            let totals =
+                serde_json::json!({"datasources": 3, "changed": 0, "builds_queued": 0, "pending": 0, "errors": 0});
+            Some(
+                serde_json::from_value(
+                    serde_json::json!({"status": "ok", "totals": totals, "datasources": listed, "omitted": omitted}),
+                )
+                .unwrap(),
+            )
+        };
+        let every_one_unchanged = serde_json::json!([
+            {"id": "a", "status": "unchanged"}, {"id": "b", "status": "unchanged"}, {"id": "c", "status": "unchanged"}
+        ]);
+        let runs = [run("r2", 24), run("r1", 1)]; // newest first
+        let checks = |newest_omitted: serde_json::Value| -> Vec<(String, Option<(Timestamp, &'static str)>)> {
+            let summaries = [
+                summary(serde_json::json!([{"id": "a", "status": "changed"}]), newest_omitted),
+                summary(every_one_unchanged.clone(), serde_json::json!({})),
+            ];
+            datasources(&config, &seen, &runs, &summaries, &Redactor::new(&config))
+                .into_iter()
+                .map(|d| (d.id, d.last_check.map(|c| (c.at, c.outcome))))
+                .collect()
+        };
+        let want = |b_and_c: Option<(Timestamp, &'static str)>| {
+            vec![
+                ("a".to_string(), Some((t(24), "changed"))),
+                ("b".to_string(), b_and_c),
+                ("c".to_string(), b_and_c),
+                // First seen after both runs: in neither.
+                ("late".to_string(), None),
+            ]
+        };
+        assert_eq!(checks(serde_json::json!({"unchanged": 2})), want(Some((t(24), "unchanged"))));
+        // With changes or errors among the counted ones, which one each had is not known.
+        assert_eq!(checks(serde_json::json!({"unchanged": 1, "errors": 1})), want(Some((t(24), "not listed"))));
+        // A run that listed everything says nothing about the others.
+        assert_eq!(checks(serde_json::json!({})), want(Some((t(1), "unchanged"))));
+    }
+
+    trait ParseId {
+        fn parse_id(self) -> repowatch_core::DatasourceId;
+    }
+    impl ParseId for &str {
+        fn parse_id(self) -> repowatch_core::DatasourceId {
+            repowatch_core::DatasourceId::parse(self).unwrap()
+        }
     }
 
     #[test]
