@@ -400,10 +400,6 @@ fn entered_type(state: &State) -> HistoryEventType {
     }
 }
 
-/// `{"name": name, key: "<value as JSON text>"}`. Payloads are kept as JSON
-/// text, as Step Functions' history gives them: a deep copy of a `Value` per
-/// event costs many times the text, and the fuzzer found a looping
-/// definition whose growing state took 2 GB in 2,000 transitions that way.
 /// A value as compact JSON text, the form the history keeps. Serializing into
 /// a byte buffer is about twice as fast as `Value::to_string` (which goes
 /// through `fmt::Write`), and the history serializes every state's input and
@@ -419,7 +415,11 @@ fn replaces_input(flow: &DataFlow) -> bool {
     flow.result_path.as_ref().is_some_and(ReferencePath::is_root)
 }
 
-/// The text is made by the caller, which also checks its size.
+/// `{"name": name, key: "<value as JSON text>"}`. Payloads are kept as JSON
+/// text, as Step Functions' history gives them: a deep copy of a `Value` per
+/// event costs many times the text, and the fuzzer found a looping
+/// definition whose growing state took 2 GB in 2,000 transitions that way.
+/// The caller makes the text ([`json_text`]) and checks its size with it.
 fn named_details(name: &str, key: &str, text: String) -> Value {
     let mut details = serde_json::Map::with_capacity(2);
     details.insert("name".to_owned(), Value::String(name.to_owned()));

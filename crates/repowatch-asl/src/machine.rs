@@ -6,9 +6,9 @@
 
 use crate::error::DefinitionError;
 use crate::states::{State, parse_state};
-use crate::validate::{MISSING, Obj, Problems, Ptr, field};
+use crate::validate::{MISSING, NameIndex, Obj, Problems, Ptr, field};
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// Where a machine sits, which decides the fields it may have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,53 +18,23 @@ pub(crate) enum MachineKind {
     Branch,
 }
 
-/// Up to this many states, a state is found by comparing names rather than
-/// hashing one (see `validate::field`).
-const SCAN_LIMIT: usize = 16;
-
-/// Finds a state's position among a machine's raw states.
-struct Positions<'v> {
-    names: Vec<&'v str>,
-    /// Only past `SCAN_LIMIT` states.
-    index: Option<HashMap<&'v str, usize>>,
-}
-
-impl<'v> Positions<'v> {
-    fn new(states: &'v serde_json::Map<String, Value>) -> Self {
-        let names: Vec<&str> = states.keys().map(String::as_str).collect();
-        let index = (names.len() > SCAN_LIMIT).then(|| names.iter().enumerate().map(|(i, n)| (*n, i)).collect());
-        Positions { names, index }
-    }
-
-    fn of(&self, name: &str) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(name).copied(),
-            None => self.names.iter().position(|n| *n == name),
-        }
-    }
-}
-
 /// A set of states with a start state.
 #[derive(Debug, Clone)]
 pub(crate) struct Machine {
     pub start_at: String,
     pub states: Vec<(String, State)>,
-    /// Name to position, for machines too large to scan (`SCAN_LIMIT`).
-    index: HashMap<String, usize>,
+    /// Finds a state among `states` by name.
+    index: NameIndex,
 }
 
 impl Machine {
     pub(crate) fn empty() -> Machine {
-        Machine { start_at: String::new(), states: Vec::new(), index: HashMap::new() }
+        Machine { start_at: String::new(), states: Vec::new(), index: NameIndex::default() }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<(&str, &State)> {
-        // Comparing a few names is cheaper than hashing one (see `validate::field`).
-        let (n, s) = if self.states.len() <= SCAN_LIMIT {
-            self.states.iter().find(|(n, _)| n == name)?
-        } else {
-            self.states.get(*self.index.get(name)?)?
-        };
+        let i = self.index.position(self.states.iter().map(|(n, _)| n.as_str()), name)?;
+        let (n, s) = self.states.get(i)?;
         Some((n.as_str(), s))
     }
 
@@ -175,9 +145,10 @@ pub(crate) fn parse_machine(value: &Value, ptr: Ptr<'_>, p: &mut Problems, kind:
     };
     let raw_states = raw_states?;
     let mut machine =
-        Machine { start_at: String::new(), states: Vec::with_capacity(raw_states.len()), index: HashMap::new() };
+        Machine { start_at: String::new(), states: Vec::with_capacity(raw_states.len()), index: NameIndex::default() };
     // Transitions by position in `raw_states`, for the reachability check.
-    let positions = Positions::new(raw_states);
+    let raw_names = || raw_states.keys().map(String::as_str);
+    let positions = NameIndex::new(raw_names());
     let mut edges: Vec<Vec<usize>> = Vec::with_capacity(raw_states.len());
     for (name, raw) in raw_states {
         let state_ptr = states_ptr.key(name);
@@ -186,21 +157,19 @@ pub(crate) fn parse_machine(value: &Value, ptr: Ptr<'_>, p: &mut Problems, kind:
         }
         let mut targets = Vec::new();
         for (target, at) in raw_targets(raw) {
-            match positions.of(target) {
+            match positions.position(raw_names(), target) {
                 Some(i) => targets.push(i),
                 None => p.add(at.pointer(state_ptr), format!("refers to unknown state `{target}`")),
             }
         }
         edges.push(targets);
         if let Some(state) = parse_state(raw, state_ptr, p) {
-            if raw_states.len() > SCAN_LIMIT {
-                machine.index.insert(name.clone(), machine.states.len());
-            }
             machine.states.push((name.clone(), state));
         }
     }
+    machine.index = NameIndex::new(machine.states.iter().map(|(n, _)| n.as_str()));
     if let Some(start) = start_at {
-        if let Some(first) = positions.of(start) {
+        if let Some(first) = positions.position(raw_names(), start) {
             // Reachability from StartAt (States Language: Transitions — every state must be reachable).
             let mut seen = vec![false; raw_states.len()];
             let mut queue = VecDeque::from([first]);
@@ -331,7 +300,7 @@ mod tests {
     // comparing names. Both must give the same machine and the same problems.
     #[test]
     fn large_and_small_machines_find_their_states() {
-        for n in [3, SCAN_LIMIT, SCAN_LIMIT + 1, 40] {
+        for n in [3, crate::validate::SCAN_LIMIT, crate::validate::SCAN_LIMIT + 1, 40] {
             let def = json!({"StartAt": "S0", "States": chain(n)});
             let m = StateMachine::from_value(&def).unwrap();
             assert_eq!(m.state_names().count(), n);

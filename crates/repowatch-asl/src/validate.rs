@@ -10,6 +10,7 @@ use crate::datapath::DataPath;
 use crate::error::ValidationProblem;
 use crate::path::ReferencePath;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// Append one RFC 6901 reference token to a pointer (escaping `~` and `/`).
 fn push_token(out: &mut String, token: &str) {
@@ -26,9 +27,34 @@ fn push_token(out: &mut String, token: &str) {
 /// A field of a JSON object. The objects of a definition and most payloads
 /// are small, and a parser asks for every optional field, most of them
 /// absent: comparing the keys is several times cheaper than hashing the name
-/// (serde_json's map hashes with SipHash) for an object of up to 16 fields.
+/// (serde_json's map hashes with SipHash) for an object of up to
+/// [`SCAN_LIMIT`] fields.
 pub(crate) fn field<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
-    if map.len() <= 16 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
+    if map.len() <= SCAN_LIMIT { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
+}
+
+/// Up to this many names, finding one by comparing names is cheaper than
+/// hashing it: object fields ([`field`]) and a machine's states
+/// ([`NameIndex`]).
+pub(crate) const SCAN_LIMIT: usize = 16;
+
+/// Finds a name's position in a list of names: by comparing names up to
+/// [`SCAN_LIMIT`] of them, through a hash index past it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NameIndex(Option<HashMap<String, usize>>);
+
+impl NameIndex {
+    pub(crate) fn new<'n>(names: impl ExactSizeIterator<Item = &'n str>) -> NameIndex {
+        NameIndex((names.len() > SCAN_LIMIT).then(|| names.enumerate().map(|(i, n)| (n.to_owned(), i)).collect()))
+    }
+
+    /// The position of `name` in `names`, the list this index was made from.
+    pub(crate) fn position<'n>(&self, mut names: impl Iterator<Item = &'n str>, name: &str) -> Option<usize> {
+        match &self.0 {
+            Some(index) => index.get(name).copied(),
+            None => names.position(|n| n == name),
+        }
+    }
 }
 
 /// Where a value sits in a definition. Its RFC 6901 pointer text is made
@@ -112,7 +138,7 @@ impl Allowed for [&str] {
 
 impl<const N: usize> Allowed for [&str; N] {
     fn allows(&self, key: &str) -> bool {
-        self.contains(&key)
+        self.as_slice().allows(key)
     }
 }
 

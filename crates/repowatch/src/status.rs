@@ -254,7 +254,6 @@ fn datasources(
         }
         let Some(summary) = summary else { continue };
         let at = run.finished_at.unwrap_or(run.started_at);
-        let listed: std::collections::BTreeSet<&str> = summary.datasources.iter().map(|o| o.id.as_str()).collect();
         for outcome in summary.datasources.iter().filter(|o| configured.contains(o.id.as_str())) {
             last.entry(outcome.id.to_string()).or_insert_with(|| LastCheck {
                 at,
@@ -274,6 +273,7 @@ fn datasources(
         // after the run was not in it.
         let o = &summary.omitted;
         if !o.is_empty() {
+            let listed: std::collections::BTreeSet<&str> = summary.datasources.iter().map(|o| o.id.as_str()).collect();
             let outcome = if o.changed == 0 && o.first_seen == 0 && o.errors == 0 { "unchanged" } else { "not listed" };
             for d in &config.datasources {
                 let in_run = seen.get(d.id.as_str()).is_some_and(|s| s.first_seen_at <= at);
